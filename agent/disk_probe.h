@@ -22,7 +22,7 @@ struct disk_info {
 	char path[DISK_PATH_BUFLEN]; /* /dev/sdb */
 	char name[64];               /* sdb */
 	uint64_t size_bytes;
-	bool whole_disk;   /* false for a partition */
+	bool whole_disk; /* false for a partition */
 	bool read_only;
 	char interface[16]; /* sata, sas, nvme, virtio, scsi, loop, ... */
 	char model[128];

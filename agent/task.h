@@ -38,11 +38,11 @@
 struct task_ctx {
 	const char *run_id;
 	const char *task_name;
-	const cJSON *params;        /* the run's params object */
-	const cJSON *config;        /* agent settings for tasks (may be empty) */
-	const char *const *allow;   /* allowed-device globs; NULL-terminated */
-	int in_fd;                  /* answers from the agent */
-	int out_fd;                 /* records to the agent */
+	const cJSON *params;      /* the run's params object */
+	const cJSON *config;      /* agent settings for tasks (may be empty) */
+	const char *const *allow; /* allowed-device globs; NULL-terminated */
+	int in_fd;                /* answers from the agent */
+	int out_fd;               /* records to the agent */
 };
 
 /* What a task returns. */
@@ -69,8 +69,8 @@ const struct task_def *task_find(const char *name);
 
 /* ---- called by task code (in the task process) ---------------------- */
 
-void task_log(struct task_ctx *t, enum nt_log_level level, const char *fmt,
-              ...) __attribute__((format(printf, 3, 4)));
+void task_log(struct task_ctx *t, enum nt_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /*
  * Asks the operator and waits for the answer (copied to answer). Returns
  * NT_ECLOSED when the agent went away or a stop was requested.

@@ -12,8 +12,8 @@
 
 #define NT_TIME_BUFLEN 32
 
-int64_t nt_time_now_us(void);   /* CLOCK_REALTIME */
-int64_t nt_time_mono_ms(void);  /* CLOCK_MONOTONIC */
+int64_t nt_time_now_us(void);  /* CLOCK_REALTIME */
+int64_t nt_time_mono_ms(void); /* CLOCK_MONOTONIC */
 /* "2026-04-07T14:30:05.123Z": always UTC, always milliseconds. */
 void nt_time_format(int64_t us, char out[NT_TIME_BUFLEN]);
 /* Parses the RFC 3339 forms nt_time_format writes (and offsets). */

@@ -5,19 +5,20 @@
 #ifndef CTL_CONFIG_H
 #define CTL_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nt_log.h"
 
 struct ctl_config {
-	char db[1024];          /* libpq conninfo */
-	char http_listen[128];  /* "127.0.0.1:8080" */
-	char agents_url[256];   /* "tcp://0.0.0.0:7400" */
-	int http_threads;       /* civetweb worker threads */
-	int db_pool;            /* PostgreSQL connections */
+	char db[1024];         /* libpq conninfo */
+	char http_listen[128]; /* "127.0.0.1:8080" */
+	char agents_url[256];  /* "tcp://0.0.0.0:7400" */
+	int http_threads;      /* civetweb worker threads */
+	int db_pool;           /* PostgreSQL connections */
 	int64_t offline_after_ms;
 	int64_t question_ttl_ms;
-	int64_t poll_hold_ms;   /* longest an agent's poll is held */
+	int64_t poll_hold_ms; /* longest an agent's poll is held */
 	enum nt_log_level log_level;
 };
 

@@ -9,8 +9,8 @@
 int
 hub_start(struct hub **hp, const struct ctl_config *cfg, struct store *store)
 {
-	(void) cfg;
-	(void) store;
+	(void)cfg;
+	(void)store;
 	*hp = NULL;
 	return NT_OK;
 }
@@ -18,12 +18,12 @@ hub_start(struct hub **hp, const struct ctl_config *cfg, struct store *store)
 void
 hub_stop(struct hub *h)
 {
-	(void) h;
+	(void)h;
 }
 
 void
 hub_notify_node(struct hub *h, const char *node_id)
 {
-	(void) h;
-	(void) node_id;
+	(void)h;
+	(void)node_id;
 }

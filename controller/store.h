@@ -78,12 +78,13 @@ int store_key_revoke(struct store *s, const char *name);
 /* ---- audit log ------------------------------------------------------ */
 
 struct store_audit {
-	const char *actor;       /* key name, "cli", or "agent:<node id>" */
-	const char *action;      /* e.g. "POST /task/runs", "key create" */
-	const char *object_type; /* "run", "question", "key", ...; may be NULL */
-	const char *object_id;   /* may be NULL */
-	int status;              /* HTTP status or 0 for CLI success */
-	const char *detail;      /* short human text; may be NULL */
+	const char *actor;  /* key name, "cli", or "agent:<node id>" */
+	const char *action; /* e.g. "POST /task/runs", "key create" */
+	const char
+	        *object_type;  /* "run", "question", "key", ...; may be NULL */
+	const char *object_id; /* may be NULL */
+	int status;            /* HTTP status or 0 for CLI success */
+	const char *detail;    /* short human text; may be NULL */
 };
 
 int store_audit_add(struct store *s, const struct store_audit *a);
@@ -191,8 +192,8 @@ struct store_run_new {
 	const char *params;          /* JSON object text */
 	const char *device_path;     /* NULL when the task names no device */
 	const char *idempotency_key; /* NULL: none */
-	const char *request_hash;    /* hash of the request body, with the key */
-	const char *created_by;      /* key name */
+	const char *request_hash; /* hash of the request body, with the key */
+	const char *created_by;   /* key name */
 };
 
 /*
@@ -253,7 +254,7 @@ struct store_question {
 	char node_id[NT_UUID_BUFLEN];
 	char task_name[STORE_TASK_BUFLEN];
 	char *prompt;
-	char *options; /* JSON array of strings */
+	char *options;                  /* JSON array of strings */
 	char state[STORE_STATE_BUFLEN]; /* open, answered, expired, closed */
 	char *answer;                   /* NULL until answered */
 	char answered_by[STORE_NAME_BUFLEN];
@@ -326,18 +327,18 @@ int store_events_apply(struct store *s, const char *node_id,
 
 enum store_work_kind {
 	STORE_WORK_DISPATCH = 1, /* start this pending run */
-	STORE_WORK_STOP,         /* run is terminal but the agent still runs it */
-	STORE_WORK_ANSWER,       /* deliver an answer the agent has not taken */
+	STORE_WORK_STOP,   /* run is terminal but the agent still runs it */
+	STORE_WORK_ANSWER, /* deliver an answer the agent has not taken */
 };
 
 struct store_work {
 	enum store_work_kind kind;
 	char run_id[NT_UUID_BUFLEN];
 	char task_name[STORE_TASK_BUFLEN];
-	char *params;                         /* DISPATCH: JSON object text */
-	char question_id[NT_UUID_BUFLEN];     /* ANSWER */
-	char *answer;                         /* ANSWER */
-	char *reason;                         /* STOP: the run's error */
+	char *params;                     /* DISPATCH: JSON object text */
+	char question_id[NT_UUID_BUFLEN]; /* ANSWER */
+	char *answer;                     /* ANSWER */
+	char *reason;                     /* STOP: the run's error */
 };
 
 /* Everything node_id's agent should be told now, oldest first. */
