@@ -1,6 +1,6 @@
 # Turns the migration files into a C table: {version, name, sql}.
 # Input: FILES (sorted list), OUT (C file to write).
-set(body "/* Generated from controller/migrations/*.sql; do not edit. */\n")
+set(body "/* Generated from the SQL files in controller/migrations; do not edit. */\n")
 string(APPEND body "#include \"store_migrations.h\"\n\n")
 string(APPEND body "const struct store_migration store_migrations[] = {\n")
 set(n 0)

@@ -1,0 +1,128 @@
+/*
+ * store_internal.h: what the store_*.c files share and nobody else sees.
+ *
+ * A store is a pool of libpq connections. A call borrows one with
+ * store_conn_get(), runs its statements through store_exec() (which
+ * prepares hot statements lazily on each connection and maps PostgreSQL
+ * errors to nt_err codes), and gives it back with store_conn_put(). A
+ * connection that failed at the protocol level is closed on return.
+ */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "store.h"
+
+#define STORE_WAIT_MS    5000 /* longest wait for a free connection */
+#define STORE_DOWN_MS    500  /* after a failed connect, fail fast this long */
+#define STORE_CONNECT_S  "3"  /* libpq connect_timeout */
+#define STORE_STMT_TIMEO "10s"
+
+/* Statements prepared per connection: one bit each in store_conn. */
+enum store_ps {
+	STORE_PS_NONE = -1, /* sent with PQexecParams */
+	STORE_PS_KEY_LOOKUP,
+	STORE_PS_NODE_AUTH,
+	STORE_PS_NODES_SEEN,
+	STORE_PS_RUN_GET,
+	STORE_PS_RUN_RECENT,
+	STORE_PS_LOG_LIST,
+	STORE_PS_EV_LOCK,
+	STORE_PS_EV_LOGS,
+	STORE_PS_EV_BUMP,
+	STORE_PS_WORK,
+	STORE_PS_ACTIVE,
+	STORE_PS_COUNT,
+};
+
+struct store_stmt {
+	enum store_ps ps;
+	const char *name; /* prepared name; also used in log lines */
+	int nparams;
+	const char *sql;
+};
+
+struct store_conn {
+	PGconn *pg;
+	uint32_t prepared; /* bit (1 << store_ps) set once prepared here */
+	bool broken;       /* lost: close on return */
+	char sqlstate[6];  /* of the last failed statement */
+	char constraint[64];
+	struct store_conn *next; /* idle list */
+};
+
+struct store {
+	char *conninfo;
+	int pool_size;
+	int nopen; /* connections open or being opened */
+	struct store_conn *idle;
+	int64_t down_until_ms; /* monotonic; see STORE_DOWN_MS */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+/* ---- pool and execution (store_pool.c) ---- */
+
+int store_conn_get(struct store *s, struct store_conn **cp);
+void store_conn_put(struct store *s, struct store_conn *c);
+/*
+ * Runs st with text parameters. On NT_OK *res holds the result (tuples or
+ * command status); the caller PQclear()s it. On error *res is NULL and
+ * c->sqlstate / c->constraint tell what failed.
+ */
+int store_exec(struct store_conn *c, const struct store_stmt *st,
+               const char *const *params, PGresult **res);
+/* store_exec on a borrowed connection, for single-statement calls. */
+int store_exec1(struct store *s, const struct store_stmt *st,
+                const char *const *params, PGresult **res);
+int store_begin(struct store_conn *c);
+int store_commit(struct store_conn *c);
+void store_rollback(struct store_conn *c);
+/* Runs a fixed, parameterless command (BEGIN, a migration's text). */
+int store_simple(struct store_conn *c, const char *sql);
+
+/* ---- result and parameter helpers (store_pool.c) ---- */
+
+/* The value or NULL for SQL NULL. */
+const char *store_val(const PGresult *r, int row, int col);
+/* Truncating copy; "" for NULL. */
+void store_copy(char *dst, size_t len, const PGresult *r, int row, int col);
+int64_t store_i64(const PGresult *r, int row, int col);
+bool store_bool(const PGresult *r, int row, int col);
+/* strdup of the value; NULL for SQL NULL; sets *err = NT_ENOMEM on OOM. */
+char *store_dup(const PGresult *r, int row, int col, int *err);
+/* calloc of n items (at least one, so NULL always means OOM). */
+void *store_calloc(size_t n, size_t size);
+/* True when s is a UUID; out (may be NULL) receives it lowercased. */
+bool store_uuid(const char *s, char out[NT_UUID_BUFLEN]);
+
+/* A growing text buffer for PostgreSQL array literals. */
+struct store_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+void store_buf_putc(struct store_buf *b, char ch);
+void store_buf_puts(struct store_buf *b, const char *s);
+/* Appends "," unless first, then s quoted as an array element. */
+void store_buf_elem(struct store_buf *b, const char *s);
+/* Closes the literal with "}" and returns its text; NULL on OOM. */
+const char *store_buf_end(struct store_buf *b);
+void store_buf_fini(struct store_buf *b);
+
+/*
+ * PostgreSQL refuses text that is not valid UTF-8. Returns s when valid,
+ * else a copy with each bad byte replaced by U+FFFD in *tmp (freed by the
+ * caller; NULL on OOM).
+ */
+const char *store_utf8(const char *s, char **tmp);
+
+#endif
