@@ -40,7 +40,7 @@ static const struct store_stmt store_st_disk_prune = {
 
 static const struct store_stmt store_st_node_lock = {
         STORE_PS_NONE, "disk_node_lock", 1,
-        "SELECT 1 FROM nodes WHERE id = $1 FOR UPDATE"};
+        "SELECT 1 FROM nodes WHERE id = $1 FOR NO KEY UPDATE"};
 
 static const struct store_stmt store_st_disk_list = {
         STORE_PS_NONE, "disk_list", 1,
@@ -141,7 +141,10 @@ store_disks_replace(struct store *s, const char *node_id,
 		return rv;
 	if ((rv = store_begin(c)) != NT_OK)
 		goto out;
-	/* Serialises two reports of one node; tells a missing node apart. */
+	/*
+	 * Serialises two reports of one node and tells a missing node apart;
+	 * NO KEY so that runs being created for the node need not wait.
+	 */
 	if ((rv = store_exec(c, &store_st_node_lock, p, &r)) != NT_OK)
 		goto fail;
 	if (PQntuples(r) == 0)

@@ -519,12 +519,21 @@ static const struct store_stmt store_st_active = {
 
 /*
  * Questions past their deadline expire and fail their run (if still
- * active) with an error that says how long nobody answered.
+ * active) with an error that says how long nobody answered. The runs are
+ * locked first, in id order, as store_events_apply() does: taking the
+ * question rows first could deadlock with an agent's FINISHED event.
  */
+static const struct store_stmt store_st_expire_lock = {
+        STORE_PS_NONE, "questions_expire_lock", 0,
+        "SELECT id FROM task_runs WHERE id IN (SELECT run_id"
+        " FROM task_questions WHERE state = 'open' AND expires_at <= now())"
+        " ORDER BY id FOR UPDATE"};
+
 static const struct store_stmt store_st_expire = {
-        STORE_PS_NONE, "questions_expire", 0,
+        STORE_PS_NONE, "questions_expire", 1,
         "WITH q AS (UPDATE task_questions SET state = 'expired'"
         "  WHERE state = 'open' AND expires_at <= now()"
+        "  AND run_id = ANY ($1::uuid[])"
         "  RETURNING id, run_id,"
         "  round(extract(epoch FROM expires_at - created_at) * 1000)"
         "  ::bigint AS ms),"
@@ -636,19 +645,72 @@ store_node_active_runs(struct store *s, const char *node_id,
 	return NT_OK;
 }
 
+/* Locks the runs with overdue questions; ids as an array literal. */
+static int
+store_expire_lock(struct store_conn *c, struct store_buf *ids)
+{
+	PGresult *r;
+	int rv;
+
+	if ((rv = store_exec(c, &store_st_expire_lock, NULL, &r)) != NT_OK)
+		return rv;
+	for (int i = 0; i < PQntuples(r); i++)
+		store_buf_elem(ids, PQgetvalue(r, i, 0));
+	PQclear(r);
+	return ids->oom ? NT_ENOMEM : NT_OK;
+}
+
+static int
+store_expire_tx(struct store_conn *c, PGresult **res)
+{
+	struct store_buf ids = {0};
+	const char *p[1];
+	int rv;
+
+	*res = NULL;
+	if ((rv = store_begin(c)) != NT_OK)
+		return rv;
+	if ((rv = store_expire_lock(c, &ids)) != NT_OK)
+		goto fail;
+	if (ids.len == 0) {
+		store_rollback(c); /* nothing overdue */
+		return NT_OK;
+	}
+	if ((p[0] = store_buf_end(&ids)) == NULL) {
+		rv = NT_ENOMEM;
+		goto fail;
+	}
+	if ((rv = store_exec(c, &store_st_expire, p, res)) != NT_OK ||
+	    (rv = store_commit(c)) != NT_OK)
+		goto fail;
+	store_buf_fini(&ids);
+	return NT_OK;
+fail:
+	PQclear(*res);
+	*res = NULL;
+	store_rollback(c);
+	store_buf_fini(&ids);
+	return rv;
+}
+
 int
 store_questions_expire(struct store *s, char (**nodes)[NT_UUID_BUFLEN],
                        size_t *n)
 {
 	char(*v)[NT_UUID_BUFLEN];
+	struct store_conn *c;
 	PGresult *r;
 	int rv, rows;
 
 	*nodes = NULL;
 	*n = 0;
-	if ((rv = store_exec1(s, &store_st_expire, NULL, &r)) != NT_OK)
+	if ((rv = store_conn_get(s, &c)) != NT_OK)
 		return rv;
-	rows = PQntuples(r);
+	rv = store_expire_tx(c, &r);
+	store_conn_put(s, c);
+	if (rv != NT_OK)
+		return rv;
+	rows = r != NULL ? PQntuples(r) : 0;
 	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
 		PQclear(r);
 		return NT_ENOMEM;

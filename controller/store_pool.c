@@ -204,6 +204,14 @@ store_conn_get(struct store *s, struct store_conn **cp)
 		if ((c = s->idle) != NULL) {
 			s->idle = c->next;
 			c->next = NULL;
+			if (PQstatus(c->pg) != CONNECTION_OK) {
+				/* Known dead already: drop it, look again. */
+				s->nopen--;
+				pthread_mutex_unlock(&s->mu);
+				store_conn_close(c);
+				pthread_mutex_lock(&s->mu);
+				continue;
+			}
 			pthread_mutex_unlock(&s->mu);
 			*cp = c;
 			return NT_OK;

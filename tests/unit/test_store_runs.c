@@ -2,6 +2,8 @@
  * test_store_runs.c: creating, reading, paging and canceling runs;
  * idempotency keys; one active run per device; reading logs.
  */
+#include <pthread.h>
+
 #include "test_store_util.h"
 
 TestSuite(store_runs, .init = tst_setup, .fini = tst_close, .timeout = 60);
@@ -310,4 +312,52 @@ Test(store_runs, logs_page)
 	                            10, &v, &n),
 	             NT_ENOTFOUND);
 	cr_assert_eq(store_log_list(tst_store, run, 0, 0, &v, &n), NT_EINVAL);
+}
+
+struct tst_race {
+	struct store_run_new nr;
+	struct store_run run;
+	bool existed;
+	int rv;
+};
+
+static void *
+tst_race_thread(void *arg)
+{
+	struct tst_race *t = arg;
+	char err[256];
+
+	t->rv = store_run_create(tst_store, &t->nr, &t->run, &t->existed, err,
+	                         sizeof(err));
+	return NULL;
+}
+
+Test(store_runs, idempotency_key_race)
+{
+	enum { N = 4 };
+	char node[NT_UUID_BUFLEN];
+	struct tst_race t[N];
+	pthread_t th[N];
+	int fresh = 0;
+
+	tst_node("worker-01", node);
+	for (int i = 0; i < N; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].nr = (struct store_run_new){.task_name = "node.ping",
+		                                 .node_id = node,
+		                                 .params = "{}",
+		                                 .idempotency_key = "race",
+		                                 .request_hash = "h"};
+		pthread_create(&th[i], NULL, tst_race_thread, &t[i]);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(t[i].rv, NT_OK);
+		cr_assert_str_eq(t[i].run.id, t[0].run.id);
+		fresh += !t[i].existed;
+		store_run_fini(&t[i].run);
+	}
+	cr_assert_eq(fresh, 1);
+	cr_assert_eq(tst_sql_num("SELECT count(*) FROM task_runs"), 1);
 }
