@@ -120,27 +120,38 @@ store_conn_setup(PGconn *pg)
 	return ok ? NT_OK : NT_EUNAVAIL;
 }
 
+/*
+ * Our defaults. The caller's conninfo (expanded from dbname) comes after
+ * them, so it wins where it says otherwise.
+ */
+static const char *const store_conn_opts[][2] = {
+        {"connect_timeout", STORE_CONNECT_S},
+        {"keepalives", "1"},
+        {"keepalives_idle", "30"},
+        {"keepalives_interval", "10"},
+        {"keepalives_count", "3"},
+        {"tcp_user_timeout", "30000"}, /* ms: a silent peer is dead */
+        {"application_name", "nodetask-controller"},
+};
+
+#define STORE_NOPTS (sizeof(store_conn_opts) / sizeof(store_conn_opts[0]))
+
 static int
 store_connect(struct store *s, struct store_conn **cp)
 {
-	/*
-	 * Our defaults come first: the caller's conninfo (expanded from
-	 * dbname) is processed after them and wins where it says otherwise.
-	 */
-	static const char *const keys[] = {
-	        "connect_timeout",     "keepalives",       "keepalives_idle",
-	        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	        "application_name",    "dbname",           NULL,
-	};
-	const char *vals[] = {
-	        STORE_CONNECT_S,       "1",         "30", "10", "3", "30000",
-	        "nodetask-controller", s->conninfo, NULL,
-	};
+	const char *keys[STORE_NOPTS + 2], *vals[STORE_NOPTS + 2];
 	struct store_conn *c;
 	PGconn *pg;
 	char line[256];
 
 	*cp = NULL;
+	for (size_t i = 0; i < STORE_NOPTS; i++) {
+		keys[i] = store_conn_opts[i][0];
+		vals[i] = store_conn_opts[i][1];
+	}
+	keys[STORE_NOPTS] = "dbname";
+	vals[STORE_NOPTS] = s->conninfo;
+	keys[STORE_NOPTS + 1] = vals[STORE_NOPTS + 1] = NULL;
 	if ((pg = PQconnectdbParams(keys, vals, 1)) == NULL)
 		return NT_ENOMEM;
 	if (PQstatus(pg) != CONNECTION_OK) {
