@@ -77,8 +77,10 @@ def run_cli(args, db=None, env=None, input=None, timeout=60):
             full_env.pop(k, None)
         else:
             full_env[k] = v
+    # errors="replace": garbage in the output must fail an assertion,
+    # not the decoding.
     proc = subprocess.run(cmd, input=input, capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          errors="replace", env=full_env, timeout=timeout)
     marker = sanitizer_report(proc.stderr)
     if marker:
         raise ControllerError("%s printed a sanitizer report (%s):\n%s"

@@ -92,13 +92,18 @@ class PgCluster:
                 " ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
 
     def pause(self):
-        """Stops the server at once (connections are cut), keeping data."""
+        """Stops the server (connections are cut), keeping its data.
+
+        Fast, not immediate, shutdown: pg.sh runs the server with
+        synchronous_commit off, so an immediate stop would lose the last
+        commits.
+        """
         data = self._data_dir()
         # postmaster.opts survives the stop: resume() starts the server
         # with the same options (port, socket directory) from it.
         with open(os.path.join(data, "postmaster.opts")) as f:
             self._opts = shlex.split(f.read())
-        self._as_owner(["-m", "immediate", "-w", "stop"])
+        self._as_owner(["-m", "fast", "-w", "stop"])
 
     def resume(self):
         """Starts the paused server again with its earlier options."""
