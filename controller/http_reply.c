@@ -15,6 +15,8 @@
 #include "nt_log.h"
 #include "nt_text.h"
 
+#define HTTP_JSON_DEPTH_MAX 32
+
 /* What the client sees when even an error body cannot be allocated. */
 static const char http_nomem_body[] =
         "{\"error\":\"internal_error\",\"message\":\"out of memory\"}";
@@ -336,6 +338,42 @@ http_utf8_valid(const unsigned char *s, size_t len)
 	return true;
 }
 
+/*
+ * Checks what cJSON would accept but we must not: arrays and objects
+ * nested deeper than max (cJSON parses and frees recursively; our bodies
+ * need three levels) and "\u0000" in a string (cJSON would silently cut
+ * the string there). Sets *why and returns false when one is found.
+ */
+static bool
+http_json_precheck(const char *s, size_t len, int max, const char **why)
+{
+	bool in_str = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_str && c == '\\') {
+			if (len - i > 5 && s[i + 1] == 'u' &&
+			    memcmp(s + i + 2, "0000", 4) == 0) {
+				*why = "request body has a NUL character in a "
+				       "string";
+				return false;
+			}
+			i++;
+		} else if (in_str) {
+			in_str = c != '"';
+		} else if (c == '"') {
+			in_str = true;
+		} else if ((c == '[' || c == '{') && ++depth > max) {
+			*why = "request body nests too deeply";
+			return false;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return true;
+}
+
 static bool
 http_blank(const char *s, size_t len)
 {
@@ -350,7 +388,7 @@ http_read_json(struct http_req *r, bool optional, cJSON **out, char **raw)
 {
 	char *body;
 	size_t len;
-	const char *end = NULL;
+	const char *end = NULL, *why;
 	cJSON *doc;
 	int rv;
 
@@ -370,6 +408,11 @@ http_read_json(struct http_req *r, bool optional, cJSON **out, char **raw)
 	    !http_utf8_valid((const unsigned char *)body, len)) {
 		free(body);
 		http_reply_bad_request(r, "request body is not valid UTF-8");
+		return NT_EINVAL;
+	}
+	if (!http_json_precheck(body, len, HTTP_JSON_DEPTH_MAX, &why)) {
+		free(body);
+		http_reply_bad_request(r, "%s", why);
 		return NT_EINVAL;
 	}
 	doc = cJSON_ParseWithLengthOpts(body, len, &end, false);
