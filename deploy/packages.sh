@@ -32,6 +32,7 @@ NT_PKGS_TEST=(
 	python3
 	e2fsprogs
 	util-linux
+	fdisk
 	iproute2
 	kmod
 	udev
