@@ -73,6 +73,23 @@ class AuditTest(ControllerTestCase):
         self.assertEqual(rows[0][2], "question")
         self.assertEqual(rows[0][4], "200")
 
+    def test_action_is_method_and_path_pattern(self):
+        run = self.create_run(self.node)
+        self.api.request("POST", "/task/run/%s/cancel" % run["id"])
+        rows = self.rows("object_id = :'p1'", run["id"])
+        self.assertEqual([r[1] for r in rows],
+                         ["POST /task/runs", "POST /task/run/{runId}/cancel"])
+
+    def test_failed_authentication_recorded_as_anonymous(self):
+        bad = self.ctl.client("ntk_" + "9" * 64)
+        self.assertEqual(bad.post("/task/runs", {}).status, 401)
+        self.assertEqual(self.anon.post("/task/runs", {}).status, 401)
+        self.assertEqual(self.ro.post("/task/runs", {}).status, 403)
+        rows = self.rows("status IN (401, 403)")
+        self.assertEqual([(r[0], r[4]) for r in rows],
+                         [("anonymous", "401"), ("anonymous", "401"),
+                          ("it-read", "403")])
+
     def test_reads_are_not_mutations(self):
         before = self.rows("true")
         self.assertEqual(self.ro.get("/task/runs/recent").status, 200)

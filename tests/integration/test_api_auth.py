@@ -116,16 +116,46 @@ class AuthTest(ControllerTestCase):
             with self.subTest(path=path):
                 self.assertError(self.api.get(path), 404, "not_found")
 
-    def test_wrong_method_is_an_error_not_500(self):
-        for method, path in (("DELETE", "/task/runs/recent"),
-                             ("PUT", "/task/run/" + self.run_id),
-                             ("GET", "/task/run/%s/cancel" % self.run_id),
-                             ("POST", "/nodes")):
+    def test_wrong_method_is_405_with_allow(self):
+        for method, path, allow in (
+                ("DELETE", "/task/runs/recent", "GET"),
+                ("PUT", "/task/run/" + self.run_id, "GET"),
+                ("GET", "/task/run/%s/cancel" % self.run_id, "POST"),
+                ("POST", "/nodes", "GET"),
+                ("GET", "/task/runs", "POST")):
             with self.subTest(method=method, path=path):
                 resp = self.api.request(method, path)
-                self.assertIn(resp.status, (404, 405), resp)
-                self.assertShape(resp.json, {"error": str, "message": str},
-                                 what="error body")
+                self.assertError(resp, 405, "method_not_allowed")
+                self.assertIn(allow, resp.header("allow", ""))
+
+    def test_trailing_slash_and_dot_segments_are_404(self):
+        for path in ("/nodes/", "/task/runs/recent/", "/./nodes",
+                     "/task/run/%s/" % self.run_id):
+            with self.subTest(path=path):
+                self.assertError(self.api.get(path), 404, "not_found")
+
+    def test_401_says_bearer(self):
+        resp = self.anon.get("/nodes")
+        self.assertError(resp, 401, "unauthorized")
+        self.assertEqual(resp.header("www-authenticate", "").split()[0],
+                         "Bearer")
+
+    def test_unknown_path_needs_a_key_too(self):
+        self.assertError(self.anon.get("/no/such/path"), 401,
+                         "unauthorized")
+
+    def test_no_store(self):
+        for resp in (self.api.get("/nodes"), self.anon.get("/nodes")):
+            self.assertIn("no-store", resp.header("cache-control", ""))
+
+    def test_head_works_like_get(self):
+        get = self.ro.get("/task/run/" + self.run_id)
+        head = self.ro.request("HEAD", "/task/run/" + self.run_id)
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.raw, b"")
+        self.assertEqual(head.header("content-type"),
+                         get.header("content-type"))
+        self.assertEqual(self.anon.request("HEAD", "/nodes").status, 401)
 
     def test_json_content_type(self):
         resp = self.api.get("/task/runs/recent")

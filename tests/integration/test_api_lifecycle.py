@@ -40,6 +40,7 @@ class DatabaseDownTest(ControllerTestCase):
                     with self.subTest(round=round_, call=i):
                         resp, took = self.timed(call)
                         self.assertError(resp, 503, "unavailable")
+                        self.assertEqual(resp.header("retry-after"), "1")
                         self.assertLess(took, 8.0, "took %.1f s" % took)
             # Authentication needs the database too: an unknown key is
             # then 503 as well, never 401 (and never a 200).

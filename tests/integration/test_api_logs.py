@@ -85,6 +85,25 @@ class LogsTest(ControllerTestCase):
         self.assertEqual([e["seq"] for e in page], [11, 12, 13, 14, 15])
         self.assertEqual(page[0]["message"], "bulk 8")
 
+    def test_link_header_on_full_pages(self):
+        resp = self.api.get("/task/run/%s/logs?after=5&limit=10"
+                            % self.run_id)
+        self.assertEqual([e["seq"] for e in resp.json], list(range(6, 16)))
+        self.assertEqual(resp.header("link"),
+                         '</task/run/%s/logs?after=15&limit=10>; rel="next"'
+                         % self.run_id)
+        resp = self.api.get("/task/run/%s/logs?after=%d&limit=10"
+                            % (self.run_id, self.total - 3))
+        self.assertEqual(len(resp.json), 3)
+        self.assertIsNone(resp.header("link"))
+
+    def test_repeated_or_unknown_parameter_is_400(self):
+        for query in ("?after=1&after=2", "?limit=1&limit=1", "?seq=1"):
+            with self.subTest(query=query):
+                resp = self.api.get("/task/run/%s/logs%s"
+                                    % (self.run_id, query))
+                self.assertError(resp, 400, "bad_request")
+
     def test_after_the_end_is_empty(self):
         self.assertEqual(self.logs("?after=%d" % self.total), [])
         self.assertEqual(self.logs("?after=999999"), [])

@@ -93,8 +93,10 @@ class NodesDisksTest(ControllerTestCase):
         self.assertEqual(again, self.disks1)
 
     def test_healthz(self):
-        resp = self.anon.get("/healthz")
-        self.assertEqual(resp.status, 200, resp)
+        body = self.assertJson(self.anon.get("/healthz"), 200)
+        self.assertEqual(body["status"], "ok")
+        self.assertEqual(body["database"], "ok")
+        self.assertIsInstance(body["version"], str)
 
     def test_metrics_prometheus_text(self):
         resp = self.ro.get("/metrics")
@@ -112,8 +114,29 @@ class NodesDisksTest(ControllerTestCase):
                 self.assertRegex(line, r"^# (HELP|TYPE) [a-zA-Z_:]")
             else:
                 self.assertRegex(line, sample)
-        self.assertTrue(any(line.startswith("nodetask_") for line in samples),
-                        resp.text)
+        names = {re.split(r"[{ ]", line)[0] for line in samples}
+        for name in ("nodetask_build_info", "nodetask_db_up",
+                     "nodetask_http_requests_total",
+                     "nodetask_http_requests_in_flight",
+                     "nodetask_http_request_duration_seconds_bucket",
+                     "nodetask_http_request_duration_seconds_count"):
+            self.assertIn(name, names)
+        self.assertIn("nodetask_db_up 1", samples)
+        self.assertTrue(any(line.startswith(
+            'nodetask_http_requests_total{code="200"} ') for line in samples),
+            resp.text)
+
+    def test_metrics_count_requests(self):
+        def count_404():
+            for line in self.ro.get("/metrics").text.splitlines():
+                if line.startswith('nodetask_http_requests_total{code="404"}'):
+                    return float(line.split()[1])
+            return 0.0
+        before = count_404()
+        for _ in range(3):
+            self.assertEqual(self.ro.get("/node/" + str(uuid.uuid4())).status,
+                             404)
+        self.assertEqual(count_404() - before, 3)
 
     def test_openapi(self):
         doc = self.assertJson(self.ro.get("/openapi.json"), 200)

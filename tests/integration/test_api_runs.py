@@ -63,6 +63,21 @@ class RunCreateTest(ControllerTestCase):
         self.assertIsNone(got["result"])
         self.assertIsNone(got["pendingQuestionId"])
 
+    def test_device_path_field(self):
+        run = self.create_run(self.node)
+        self.assertIsNone(run["devicePath"])
+        run = self.create_run(self.node, "disk.wipe",
+                              {"devicePath": "/dev/vdp"})
+        self.assertEqual(run["devicePath"], "/dev/vdp")
+        self.cancel_ok(run["id"])
+
+    def test_null_params_is_absent(self):
+        run = self.create_run(self.node, params=None)
+        resp = self.post({"taskName": "node.ping", "nodeId": self.node,
+                          "params": None})
+        self.assertEqual(self.assertJson(resp, 201)["params"], {})
+        self.assertEqual(run["params"], {})
+
     def test_create_ping_with_empty_params(self):
         run = self.create_run(self.node, params={})
         self.assertEqual(run["state"], "pending")
@@ -95,17 +110,25 @@ class RunCreateTest(ControllerTestCase):
         self.assertEqual(self.get_run(run["id"])["state"], "pending")
         self.cancel_ok(run["id"])
 
-    def test_disk_id_of_another_node_is_refused(self):
-        resp = self.post({"taskName": "disk.wipe", "nodeId": self.node,
-                          "params": {"diskId": self.other_disks["/dev/sdb"]}})
-        self.assertIn(resp.status, (400, 404), resp)
-        self.assertShape(resp.json, shapes.ERROR, what="error")
+    def test_disk_id_of_another_node_is_400(self):
+        self.bad({"taskName": "disk.wipe", "nodeId": self.node,
+                  "params": {"diskId": self.other_disks["/dev/sdb"]}})
 
-    def test_unknown_disk_id_is_refused(self):
-        resp = self.post({"taskName": "disk.wipe", "nodeId": self.node,
-                          "params": {"diskId": str(uuid.uuid4())}})
-        self.assertIn(resp.status, (400, 404), resp)
-        self.assertShape(resp.json, shapes.ERROR, what="error")
+    def test_unknown_disk_id_is_404(self):
+        self.bad({"taskName": "disk.wipe", "nodeId": self.node,
+                  "params": {"diskId": str(uuid.uuid4())}},
+                 404, "not_found")
+
+    def test_disk_id_resolves_device_path(self):
+        run = self.create_run(self.node, "ceph.create-osd",
+                              {"diskId": self.disks["/dev/sdc"],
+                               "confirm": True})
+        got = self.get_run(run["id"])
+        self.assertEqual(got["devicePath"], "/dev/sdc")
+        self.assertEqual(got["params"], {"diskId": self.disks["/dev/sdc"],
+                                         "confirm": True,
+                                         "devicePath": "/dev/sdc"})
+        self.cancel_ok(run["id"])
 
     def test_offline_node_accepts_pending_run(self):
         node = self.seed.node("sleepy", online=False)
@@ -151,6 +174,25 @@ class RunCreateTest(ControllerTestCase):
     def test_unknown_top_level_field(self):
         self.bad({"taskName": "node.ping", "nodeId": self.node,
                   "priority": 1})
+
+    def test_nul_in_strings_and_deep_nesting_are_400(self):
+        raw = ('{"taskName": "node.ping\\u0000", "nodeId": "%s"}'
+               % self.node).encode()
+        self.assertError(self.api.request("POST", "/task/runs", raw=raw),
+                         400, "bad_request")
+        deep = {"taskName": "node.ping", "nodeId": self.node,
+                "params": {}}
+        inner = deep["params"]
+        for _ in range(40):
+            inner["x"] = {}
+            inner = inner["x"]
+        self.bad(deep)
+
+    def test_invalid_utf8_is_400(self):
+        raw = b'{"taskName": "node.ping\xc3\x28", "nodeId": "%s"}' \
+            % self.node.encode()
+        self.assertError(self.api.request("POST", "/task/runs", raw=raw),
+                         400, "bad_request")
 
     def test_duplicate_field(self):
         raw = ('{"taskName": "node.ping", "nodeId": "%s", '
@@ -294,7 +336,7 @@ class RunCreateTest(ControllerTestCase):
         first = self.post(body, headers={"Idempotency-Key": key})
         run = self.assertJson(first, 201)
         again = self.post(body, headers={"Idempotency-Key": key})
-        self.assertIn(again.status, (200, 201), again)
+        self.assertEqual(again.status, 200, again)
         self.assertEqual(again.json["id"], run["id"])
         self.assertShape(again.json, shapes.RUN, shapes.RUN_EXT, "run")
         # Exactly one run exists for it.
@@ -305,7 +347,7 @@ class RunCreateTest(ControllerTestCase):
         self.cancel_ok(run["id"])
         # Even after the run ended, a retry returns the same run.
         third = self.post(body, headers={"Idempotency-Key": key})
-        self.assertIn(third.status, (200, 201), third)
+        self.assertEqual(third.status, 200, third)
         self.assertEqual(third.json["id"], run["id"])
         self.assertEqual(third.json["state"], "canceled")
 
@@ -317,6 +359,14 @@ class RunCreateTest(ControllerTestCase):
         resp = self.post({"taskName": "node.ping", "nodeId": self.other},
                          headers={"Idempotency-Key": key})
         self.assertError(resp, 409, "conflict")
+
+    def test_malformed_idempotency_key_is_400(self):
+        body = {"taskName": "node.ping", "nodeId": self.node}
+        for key in ("has space", "x" * 129, "tab\there"):
+            with self.subTest(key=key[:20]):
+                self.assertError(self.post(
+                    body, headers={"Idempotency-Key": key}), 400,
+                    "bad_request")
 
     def test_without_idempotency_key_two_runs(self):
         body = {"taskName": "node.ping", "nodeId": self.node}
@@ -410,12 +460,7 @@ class RunGetCancelTest(ControllerTestCase):
     def test_uppercase_id_finds_the_run(self):
         run = self.create_run(self.node)
         resp = self.api.get("/task/run/" + run["id"].upper())
-        # Either accepted (and answered in lowercase) or refused as 400;
-        # never 404 or 500.
-        if resp.status == 200:
-            self.assertEqual(resp.json["id"], run["id"])
-        else:
-            self.assertError(resp, 400, "bad_request")
+        self.assertEqual(self.assertJson(resp, 200)["id"], run["id"])
 
     def test_cancel_pending_then_again_409(self):
         run = self.create_run(self.node)
@@ -474,6 +519,31 @@ class RunGetCancelTest(ControllerTestCase):
         self.assertEqual(after["error"], "boom")
         self.assertEqual(after["completedAt"], before["completedAt"])
 
+    def test_cancel_with_reason(self):
+        run = self.create_run(self.node)
+        resp = self.api.post("/task/run/%s/cancel" % run["id"],
+                             {"reason": "wrong disk"})
+        self.assertEqual(self.assertJson(resp, 200), {"status": "canceled"})
+        self.assertEqual(self.get_run(run["id"])["error"], "wrong disk")
+
+    def test_cancel_default_reason_names_the_key(self):
+        run = self.create_run(self.node)
+        self.assertEqual(self.cancel(run["id"]).status, 200)
+        self.assertEqual(self.get_run(run["id"])["error"],
+                         "canceled by it-admin")
+
+    def test_cancel_bad_body_is_400(self):
+        run = self.create_run(self.node)
+        for body in ({"reason": 5}, {"reason": ""}, {"reason": "x" * 501},
+                     {"why": "x"}, [], "x"):
+            with self.subTest(body=str(body)[:30]):
+                resp = self.api.post("/task/run/%s/cancel" % run["id"], body)
+                self.assertError(resp, 400, "bad_request")
+        resp = self.api.request("POST", "/task/run/%s/cancel" % run["id"],
+                                raw=b"{oops")
+        self.assertError(resp, 400, "bad_request")
+        self.assertEqual(self.get_run(run["id"])["state"], "pending")
+
     def test_cancel_unknown_is_404(self):
         self.assertError(self.cancel(str(uuid.uuid4())), 404, "not_found")
 
@@ -500,6 +570,83 @@ class RunGetCancelTest(ControllerTestCase):
         out = self.seed.event(other, run["id"], 1, "started", check=False)
         self.assertEqual(out, "rejected")
         self.assertEqual(self.get_run(run["id"])["state"], "pending")
+
+
+class CephOsdTest(ControllerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.node = cls.seed.node("osd-node")
+        cls.other = cls.seed.node("osd-other")
+        cls.disks = cls.seed.disks(cls.node, "/dev/sdb", "/dev/sdc",
+                                   "/dev/sdd")
+        cls.other_disks = cls.seed.disks(cls.other, "/dev/sdb")
+
+    def post(self, body, **kw):
+        return self.api.post("/ceph/osd", body, **kw)
+
+    def test_scheduled(self):
+        resp = self.post({"nodeId": self.node,
+                          "diskId": self.disks["/dev/sdb"],
+                          "deviceClass": "ssd", "confirm": True})
+        body = self.assertJson(resp, 201)
+        self.assertShape(body, {"status": str, "runId": shapes.Uuid},
+                         what="scheduled")
+        self.assertEqual(body["status"], "scheduled")
+        self.assertEqual(resp.header("location"),
+                         "/task/run/" + body["runId"])
+        run = self.get_run(body["runId"])
+        self.assertEqual(run["taskName"], "ceph.create-osd")
+        self.assertEqual(run["state"], "pending")
+        self.assertEqual(run["nodeId"], self.node)
+        self.assertEqual(run["devicePath"], "/dev/sdb")
+        self.assertEqual(run["params"]["deviceClass"], "ssd")
+        # The disk is now busy.
+        self.assertError(self.post({"nodeId": self.node,
+                                    "diskId": self.disks["/dev/sdb"]}),
+                         409, "conflict")
+
+    def test_idempotent_replay(self):
+        body = {"nodeId": self.node, "diskId": self.disks["/dev/sdc"]}
+        key = {"Idempotency-Key": "osd-" + str(uuid.uuid4())}
+        first = self.assertJson(self.post(body, headers=key), 201)
+        again = self.post(body, headers=key)
+        self.assertEqual(self.assertJson(again, 200), first)
+
+    def test_errors(self):
+        cases = [
+            ({}, 400, "bad_request"),
+            ({"nodeId": self.node}, 400, "bad_request"),
+            ({"diskId": self.disks["/dev/sdd"]}, 400, "bad_request"),
+            ({"nodeId": "x", "diskId": self.disks["/dev/sdd"]}, 400,
+             "bad_request"),
+            ({"nodeId": self.node, "diskId": "x"}, 400, "bad_request"),
+            ({"nodeId": self.node, "diskId": self.disks["/dev/sdd"],
+              "mode": "quick"}, 400, "bad_request"),
+            ({"nodeId": self.node, "diskId": self.disks["/dev/sdd"],
+              "deviceClass": "SSD!"}, 400, "bad_request"),
+            ({"nodeId": self.node, "diskId": self.disks["/dev/sdd"],
+              "confirm": "yes"}, 400, "bad_request"),
+            ({"nodeId": self.node, "diskId": self.other_disks["/dev/sdb"]},
+             400, "bad_request"),
+            ({"nodeId": self.node, "diskId": str(uuid.uuid4())}, 404,
+             "not_found"),
+            # A disk names its node: with another node it is a 400.
+            ({"nodeId": str(uuid.uuid4()), "diskId": self.disks["/dev/sdd"]},
+             400, "bad_request"),
+            ({"nodeId": str(uuid.uuid4()), "diskId": str(uuid.uuid4())},
+             404, "not_found"),
+        ]
+        for body, status, code in cases:
+            with self.subTest(body=body):
+                self.assertError(self.post(body), status, code)
+        self.assertError(self.ro.post("/ceph/osd", {
+            "nodeId": self.node, "diskId": self.disks["/dev/sdd"]}), 403,
+            "forbidden")
+        runs = self.assertJson(self.api.get(
+            "/task/runs/recent?nodeId=" + self.node), 200)
+        self.assertNotIn("/dev/sdd", [self.get_run(r["id"])["devicePath"]
+                                      for r in runs])
 
 
 if __name__ == "__main__":
