@@ -99,15 +99,19 @@ main_usage_error(const char *fmt, const char *arg)
 	exit(MAIN_EXIT_USAGE);
 }
 
+struct main_config_file {
+	struct ctl_config *cfg;
+	const char *path;
+};
+
 static int
 main_config_cb(const char *key, const char *value, int line, void *arg)
 {
-	struct ctl_config *cfg = arg;
+	struct main_config_file *f = arg;
 	char err[256];
 
-	(void)line;
-	if (ctl_config_set(cfg, key, value, err, sizeof(err)) != NT_OK) {
-		fprintf(stderr, "nodetask-controller: config line %d: %s\n",
+	if (ctl_config_set(f->cfg, key, value, err, sizeof(err)) != NT_OK) {
+		fprintf(stderr, "nodetask-controller: %s:%d: %s\n", f->path,
 		        line, err);
 		return NT_EINVAL;
 	}
@@ -150,9 +154,10 @@ main_parse(int argc, char **argv, struct main_args *a)
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
+	struct main_config_file file;
 	const char *config = NULL;
 	const char *env;
-	char err[512];
+	char err[512] = "";
 	int c, idx;
 
 	memset(a, 0, sizeof(*a));
@@ -176,8 +181,12 @@ main_parse(int argc, char **argv, struct main_args *a)
 			main_usage_error("option '%s' needs a value",
 			                 argv[optind - 1]);
 	}
-	if (config != NULL && nt_config_load(config, main_config_cb, &a->cfg,
-	                                     err, sizeof(err)) != NT_OK) {
+	file.cfg = &a->cfg;
+	file.path = config;
+	err[0] = '\0';
+	if (config != NULL && nt_config_load(config, main_config_cb, &file, err,
+	                                     sizeof(err)) != NT_OK) {
+		/* A callback failure has already been reported. */
 		if (err[0] != '\0')
 			fprintf(stderr, "nodetask-controller: %s\n", err);
 		exit(MAIN_EXIT_USAGE);
