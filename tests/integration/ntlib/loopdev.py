@@ -41,6 +41,9 @@ class LoopDevice:
         except subprocess.CalledProcessError as e:
             shutil.rmtree(tmpdir, ignore_errors=True)
             raise RuntimeError("losetup failed: %s" % e.stderr) from e
+        # A loop device number can come back with the kernel partitions
+        # of its last user (partx -a ones survive losetup -d).
+        _run(["partx", "-d", path], check=False)
         return cls(path, backing, tmpdir)
 
     def mkfs_ext4(self):
@@ -82,6 +85,7 @@ class LoopDevice:
     def destroy(self):
         self.umount_all()
         if self.path:
+            _run(["partx", "-d", self.path], check=False)
             _run(["losetup", "-d", self.path], check=False)
             self.path = None
         shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Network namespaces as separate test hosts.
 
-Each NetNs is a namespace joined to the root namespace by a veth pair on
+Each NetNs is a network namespace joined to the root namespace by a veth pair on
 its own /24 (10.213.N.0/24: root side .1, namespace side .2). Programs
 started with ns.wrap(cmd) run "on that host" and reach the controller at
 ns.gateway. cut() and heal() take the link down and up to simulate a
@@ -55,8 +55,12 @@ class NetNs:
         return _ip("-n", self.name, *args)
 
     def wrap(self, cmd):
-        """cmd run inside this namespace."""
-        return ["ip", "netns", "exec", self.name] + list(cmd)
+        """cmd run inside this namespace's network only.
+
+        Not `ip netns exec`: that also makes a private mount namespace,
+        and an agent there would not see the mounts a test makes.
+        """
+        return ["nsenter", "--net=/run/netns/" + self.name] + list(cmd)
 
     def cut(self):
         _ip("link", "set", self.host_if, "down")
