@@ -38,7 +38,7 @@ static void link_ctl_next(struct link *l);
 static void link_poll_next(struct link *l);
 static void link_events_next(struct link *l);
 
-/* ---- message building ------------------------------------------------- */
+/* ---- message building ---------------------------------------------------- */
 
 static size_t
 link_varint_len(uint64_t v)
@@ -190,7 +190,7 @@ link_poll_msg(nng_msg **out)
 	return link_pack(&r, out);
 }
 
-/* ---- one context ------------------------------------------------------ */
+/* ---- one context --------------------------------------------------------- */
 
 static void
 link_op_send(struct link *l, struct link_op *op, nng_msg *m, enum link_req req,
@@ -303,7 +303,7 @@ link_err_msg(const Nodetask__Link__ControllerReply *rep)
 	return rep->error->message != NULL ? rep->error->message : "";
 }
 
-/* ---- control: Hello and Inventory ------------------------------------- */
+/* ---- control: Hello and Inventory ---------------------------------------- */
 
 static void
 link_send_hello(struct link *l)
@@ -500,7 +500,7 @@ link_ctl_cb(void *arg)
 	}
 }
 
-/* ---- poll ------------------------------------------------------------- */
+/* ---- poll ---------------------------------------------------------------- */
 
 static void
 link_poll_next(struct link *l)
@@ -558,13 +558,40 @@ link_poll_work(struct link *l, const Nodetask__Link__PollReply *r)
 	link_poll_next(l);
 }
 
+/*
+ * The poll failed. A poll the controller left unanswered well past its
+ * hold time means the connection is dead without knowing it (a peer gone
+ * without a reset, a partition): returns that connection to close, so
+ * nng dials a new one, instead of polling into the void.
+ */
+static uint32_t
+link_poll_failed(struct link *l, struct link_op *op, int err)
+{
+	uint32_t drop = 0;
+
+	if (l->closing || err == NNG_ECLOSED || !l->authed) {
+		op->state = LINK_OP_IDLE; /* resumes after Hello */
+	} else if (err == NNG_ETIMEDOUT) {
+		nt_warn("link: no answer to a poll in %d ms; reconnecting to "
+		        "%s",
+		        op->timeout_ms, l->url);
+		drop = l->pipe;
+		l->authed = false;
+		op->state = LINK_OP_IDLE;
+	} else {
+		nt_debug("link: poll: %s", nng_strerror(err));
+		link_op_backoff(l, op);
+	}
+	return drop;
+}
+
 static void
 link_poll_cb(void *arg)
 {
 	struct link_op *op = arg;
 	struct link *l = op->link;
 	Nodetask__Link__ControllerReply *rep = NULL;
-	uint32_t pipe = 0;
+	uint32_t pipe = 0, drop = 0;
 	int err;
 
 	pthread_mutex_lock(&l->mtx);
@@ -590,17 +617,7 @@ link_poll_cb(void *arg)
 		}
 		break;
 	case LINK_STEP_FAILED:
-		if (l->closing || err == NNG_ECLOSED) {
-			op->state = LINK_OP_IDLE;
-		} else if (!l->authed) {
-			op->state = LINK_OP_IDLE; /* resumes after Hello */
-		} else if (err == NNG_ETIMEDOUT) {
-			op->state = LINK_OP_IDLE; /* lost in transit: again */
-			link_poll_next(l);
-		} else {
-			nt_debug("link: poll: %s", nng_strerror(err));
-			link_op_backoff(l, op);
-		}
+		drop = link_poll_failed(l, op, err);
 		break;
 	case LINK_STEP_WOKE:
 		link_poll_next(l);
@@ -612,9 +629,15 @@ link_poll_cb(void *arg)
 	if (rep != NULL) {
 		nodetask__link__controller_reply__free_unpacked(rep, NULL);
 	}
+	/* Unlocked: closing a pipe calls link_pipe_cb. */
+	if (drop != 0) {
+		nng_pipe p = NNG_PIPE_INITIALIZER;
+		p.id = drop;
+		(void)nng_pipe_close(p);
+	}
 }
 
-/* ---- events ----------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------- */
 
 static void
 link_events_next(struct link *l)
@@ -781,7 +804,7 @@ link_events_cb(void *arg)
 	}
 }
 
-/* ---- connections ------------------------------------------------------ */
+/* ---- connections --------------------------------------------------------- */
 
 static void
 link_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -807,7 +830,7 @@ link_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&l->mtx);
 }
 
-/* ---- lifecycle and owner API ------------------------------------------ */
+/* ---- lifecycle and owner API --------------------------------------------- */
 
 static int
 link_op_init(struct link *l, struct link_op *op, void (*cb)(void *))

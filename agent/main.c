@@ -104,7 +104,7 @@ struct agent {
 	size_t fds_cap;
 };
 
-/* ---- state directory --------------------------------------------------- */
+/* ---- state directory ----------------------------------------------------- */
 
 static char *
 agent_path(const char *dir, const char *name)
@@ -457,8 +457,7 @@ agent_runs_changed(void *arg)
 	free(ids);
 }
 
-/* ---- work from the controller (main thread) -------------------------------
- */
+/* ---- work from the controller (main thread) ------------------------------ */
 
 /* End a run this process does not execute, after what is known of it. */
 static void
@@ -582,8 +581,7 @@ agent_drain(struct agent *a, bool acks_only)
 	}
 }
 
-/* ---- signals and shutdown -------------------------------------------------
- */
+/* ---- signals and shutdown ------------------------------------------------ */
 
 static void
 agent_shutdown(struct agent *a, int sig)
@@ -650,8 +648,7 @@ agent_phase_step(struct agent *a, int64_t now)
 	return false;
 }
 
-/* ---- main loop ------------------------------------------------------------
- */
+/* ---- main loop ----------------------------------------------------------- */
 
 static void
 agent_rescan(struct agent *a)
@@ -743,8 +740,7 @@ agent_loop(struct agent *a)
 	}
 }
 
-/* ---- start and stop --------------------------------------------------------
- */
+/* ---- start and stop ------------------------------------------------------ */
 
 static int
 agent_replay_cb(void *arg, const uint8_t *buf, size_t len)

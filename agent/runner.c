@@ -40,7 +40,7 @@ extern char **environ;
 
 typedef Nodetask__Link__RunEvent runner_event;
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static int
 runner_buf_add(struct runner_buf *b, const char *p, size_t len)
@@ -178,7 +178,7 @@ runner_sleep_ms(int ms)
 	}
 }
 
-/* ---- events ----------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------- */
 
 static void
 runner_emit(struct runner *r, const char *run_id, uint64_t seq,
@@ -242,7 +242,7 @@ runner_done_add(struct runner *r, const char *run_id)
 	r->done_next = (r->done_next + 1) % RUNNER_DONE_MAX;
 }
 
-/* ---- task records (stdout) -------------------------------------------- */
+/* ---- task records (stdout) ----------------------------------------------- */
 
 static Nodetask__Link__LogLine__Level
 runner_level(const char *s)
@@ -495,7 +495,7 @@ runner_send_json(struct runner_run *run, const cJSON *j)
 	return rv;
 }
 
-/* ---- starting a run ---------------------------------------------------- */
+/* ---- starting a run ------------------------------------------------------ */
 
 /* In the child, between fork and execve: async-signal-safe calls only. */
 static void __attribute__((noreturn))
@@ -810,7 +810,7 @@ runner_dispatch(struct runner *r, const char *run_id, const char *task,
 	}
 }
 
-/* ---- stopping and ending ----------------------------------------------- */
+/* ---- stopping and ending ------------------------------------------------- */
 
 static void
 runner_signal(struct runner_run *run, int sig)
@@ -967,7 +967,7 @@ runner_finish_other(struct runner *r, const char *run_id, uint64_t seq,
 	runner_done_add(r, run_id);
 }
 
-/* ---- answers ------------------------------------------------------------ */
+/* ---- answers ------------------------------------------------------------- */
 
 static bool
 runner_answered(const struct runner_run *run, const char *question_id)
@@ -1118,7 +1118,7 @@ runner_kill_leftovers(struct runner *r)
 	return killed;
 }
 
-/* ---- queries ------------------------------------------------------------ */
+/* ---- queries ------------------------------------------------------------- */
 
 bool
 runner_known(const struct runner *r, const char *run_id)
@@ -1232,8 +1232,7 @@ runner_tick(struct runner *r, int64_t now_ms)
 	}
 }
 
-/* ---- lifecycle ------------------------------------------------------------
- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 int
 runner_init(struct runner *r, const struct runner_config *cfg,

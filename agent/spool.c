@@ -29,7 +29,7 @@
 /* Compact once this much acknowledged data sits before the live part. */
 #define SPOOL_COMPACT_MIN (4u * 1024 * 1024)
 
-/* ---- CRC-32 (IEEE 802.3, as zlib) ------------------------------------ */
+/* ---- CRC-32 (IEEE 802.3, as zlib) ---------------------------------------- */
 
 static uint32_t spool_crc_table[256];
 static pthread_once_t spool_crc_once = PTHREAD_ONCE_INIT;
@@ -74,7 +74,7 @@ spool_get_u32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static char *
 spool_join(const char *dir, const char *name)
@@ -124,7 +124,7 @@ spool_write_all(int fd, const void *buf, size_t len, uint64_t off)
 	return NT_OK;
 }
 
-/* ---- queue and run index ---------------------------------------------- */
+/* ---- queue and run index ------------------------------------------------- */
 
 static int
 spool_q_push(struct spool *sp, struct spool_run *run, uint32_t file_len)
@@ -203,7 +203,7 @@ spool_run_free_cb(const char *key, void *value, void *arg)
 	free(value);
 }
 
-/* ---- load ------------------------------------------------------------- */
+/* ---- load ---------------------------------------------------------------- */
 
 static bool
 spool_event_ok(const Nodetask__Link__RunEvent *ev)
@@ -387,7 +387,7 @@ spool_fini(struct spool *sp)
 	sp->fd = -1;
 }
 
-/* ---- replay ----------------------------------------------------------- */
+/* ---- replay -------------------------------------------------------------- */
 
 int
 spool_replay(struct spool *sp,
@@ -418,7 +418,7 @@ spool_replay(struct spool *sp,
 	return rv;
 }
 
-/* ---- append, sync ------------------------------------------------------ */
+/* ---- append, sync -------------------------------------------------------- */
 
 /* pwritev until everything is written; advances iov in place. */
 static int
@@ -498,7 +498,7 @@ spool_sync(struct spool *sp)
 	return NT_OK;
 }
 
-/* ---- ack, truncate, compact ------------------------------------------- */
+/* ---- ack, truncate, compact ---------------------------------------------- */
 
 static int
 spool_truncate(struct spool *sp)
@@ -601,7 +601,7 @@ spool_ack(struct spool *sp, size_t n)
 	return NT_OK;
 }
 
-/* ---- queries ------------------------------------------------------------ */
+/* ---- queries ------------------------------------------------------------- */
 
 size_t
 spool_pending(const struct spool *sp)

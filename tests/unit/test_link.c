@@ -29,7 +29,7 @@ typedef Nodetask__Link__AgentRequest request;
 
 static char url[256];
 
-/* ---- fake controller -------------------------------------------------- */
+/* ---- fake controller ----------------------------------------------------- */
 
 struct fake {
 	nng_socket s;
@@ -61,7 +61,7 @@ fake_recv(struct fake *f, nng_msg **msg)
 {
 	request *r;
 
-	cr_assert_eq(nng_socket_set_ms(f->s, NNG_OPT_RECVTIMEO, 5000), 0);
+	cr_assert_eq(nng_socket_set_ms(f->s, NNG_OPT_RECVTIMEO, 10000), 0);
 	cr_assert_eq(nng_recvmsg(f->s, msg, 0), 0, "a request arrives");
 	r = nodetask__link__agent_request__unpack(NULL, nng_msg_len(*msg),
 	                                          nng_msg_body(*msg));
@@ -217,7 +217,7 @@ fake_expect(struct fake *f, int kind, nng_msg **msg)
 	return NULL;
 }
 
-/* ---- the link's owner --------------------------------------------------- */
+/* ---- the link's owner ---------------------------------------------------- */
 
 struct owner {
 	pthread_mutex_t mtx;
@@ -622,6 +622,37 @@ Test(link, reconnect_resends_unacknowledged_events)
 	nodetask__link__agent_request__free_unpacked(r, NULL);
 	fake_reply_ack(&f, m, 2);
 	WAIT_FOR(owner_acked(&o) == 2);
+	link_fini(&l);
+	fake_close(&f);
+}
+
+Test(link, unanswered_poll_means_a_new_connection)
+{
+	struct fake f;
+	struct link l;
+	struct owner o;
+	nng_msg *m;
+	request *r;
+	uint32_t first;
+
+	fake_open(&f);
+	start_link(&l, &o, NULL, "nts_secret");
+	r = fake_expect(&f, NODETASK__LINK__AGENT_REQUEST__BODY_HELLO, &m);
+	nodetask__link__agent_request__free_unpacked(r, NULL);
+	first = nng_msg_get_pipe(m).id;
+	fake_reply_hello(&f, m, NULL, 100);
+	WAIT_FOR(owner_get(&o, &o.hellos) == 1);
+	/* The poll is held forever, as by a controller that vanished. */
+	r = fake_expect(&f, NODETASK__LINK__AGENT_REQUEST__BODY_POLL, &m);
+	nodetask__link__agent_request__free_unpacked(r, NULL);
+	nng_msg_free(m);
+	/* After hold + margin the link drops the connection, dials again
+	 * and says Hello on the new one. */
+	r = fake_expect(&f, NODETASK__LINK__AGENT_REQUEST__BODY_HELLO, &m);
+	nodetask__link__agent_request__free_unpacked(r, NULL);
+	cr_assert_neq(nng_msg_get_pipe(m).id, first, "a new connection");
+	fake_reply_hello(&f, m, NULL, 100);
+	WAIT_FOR(owner_get(&o, &o.hellos) == 2);
 	link_fini(&l);
 	fake_close(&f);
 }
