@@ -17,6 +17,7 @@
 
 #include "nt_err.h"
 #include "nt_log.h"
+#include "nt_time.h"
 #include "nt_uuid.h"
 
 /* Largest reply accepted; anything bigger is dropped by nng. */
@@ -26,6 +27,8 @@
 /* A poll unanswered this long past the hold time is presumed lost. */
 #define LINK_POLL_MARGIN_MS 5000
 #define LINK_POLL_HOLD_MS   30000 /* until the controller says */
+/* A connect not done by then is started again (see link_tick). */
+#define LINK_DIAL_STALL_MS 5000
 
 enum link_step {
 	LINK_STEP_WAIT = 0, /* nothing to do until the next callback */
@@ -816,11 +819,13 @@ link_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	if (ev == NNG_PIPE_EV_ADD_POST && id != l->pipe) {
 		/* A new connection has not said Hello yet. */
 		l->pipe = id;
+		l->down_since_ms = 0;
 		l->authed = false;
 		nt_debug("link: connection %u to %s up", id, l->url);
 		link_ctl_next(l);
 	} else if (ev == NNG_PIPE_EV_REM_POST && id == l->pipe) {
 		l->pipe = 0;
+		l->down_since_ms = nt_time_mono_ms();
 		if (l->authed && !l->closing) {
 			nt_warn("link: connection to %s lost; reconnecting",
 			        l->url);
@@ -935,9 +940,35 @@ link_start(struct link *l)
 	}
 	pthread_mutex_lock(&l->mtx);
 	l->dialing = true;
+	if (l->pipe == 0)
+		l->down_since_ms = nt_time_mono_ms();
 	link_ctl_next(l);
 	pthread_mutex_unlock(&l->mtx);
 	return NT_OK;
+}
+
+void
+link_tick(struct link *l, int64_t now_ms)
+{
+	bool redial;
+	int rv;
+
+	pthread_mutex_lock(&l->mtx);
+	redial = l->dialing && !l->closing && l->pipe == 0 &&
+	         l->down_since_ms != 0 &&
+	         now_ms - l->down_since_ms >= LINK_DIAL_STALL_MS;
+	if (redial)
+		l->down_since_ms = now_ms;
+	pthread_mutex_unlock(&l->mtx);
+	if (!redial)
+		return;
+	/* Closing the dialer aborts its pending connect. */
+	nt_debug("link: no connection to %s for %d ms; dialing afresh", l->url,
+	         LINK_DIAL_STALL_MS);
+	nng_dialer_close(l->dialer);
+	if ((rv = nng_dial(l->sock, l->url, &l->dialer, NNG_FLAG_NONBLOCK)) !=
+	    0)
+		nt_warn("link: dial %s: %s", l->url, nng_strerror(rv));
 }
 
 static void

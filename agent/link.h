@@ -103,6 +103,7 @@ struct link {
 	nng_socket sock;
 	nng_dialer dialer;
 	bool sock_open, dialing;
+	int64_t down_since_ms; /* no connection since (monotonic); 0: up */
 
 	pthread_mutex_t mtx; /* everything below */
 	bool closing;
@@ -134,6 +135,12 @@ int link_init(struct link *l, const struct link_config *cfg,
 int link_start(struct link *l);
 /* Closes the connection and waits for callbacks; frees everything. */
 void link_fini(struct link *l);
+/*
+ * Call about once a second. A connect that has not completed within a few
+ * seconds is started again: after a partition heals, a connect stuck in
+ * the kernel's SYN backoff would otherwise wait up to a minute.
+ */
+void link_tick(struct link *l, int64_t now_ms);
 /* Queues a packed RunEvent; it is sent until acknowledged. */
 int link_push_event(struct link *l, const uint8_t *buf, size_t len);
 /* Sets the packed Inventory; sent now and after every Hello. */

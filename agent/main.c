@@ -672,8 +672,9 @@ agent_timeout(const struct agent *a, int64_t now)
 	int64_t t = a->next_scan_ms - now;
 	int64_t r = runner_next_ms(&a->runner, now);
 
-	if (a->phase != AGENT_RUNNING) {
-		t = 1000; /* watch the shutdown along */
+	/* At least once a second: the shutdown and link_tick need it. */
+	if (a->phase != AGENT_RUNNING || t > 1000) {
+		t = 1000;
 	}
 	if (r >= 0 && r < t) {
 		t = r;
@@ -730,6 +731,9 @@ agent_loop(struct agent *a)
 		runner_handle(&a->runner, a->fds + 2, n - 2);
 		now = nt_time_mono_ms();
 		runner_tick(&a->runner, now);
+		if (a->link_ok) {
+			link_tick(&a->link, now);
+		}
 		if (a->phase == AGENT_RUNNING && now >= a->next_scan_ms) {
 			agent_rescan(a);
 		}
