@@ -137,7 +137,7 @@ do_start()
 	local pid conn fresh_db=false
 	((EUID == 0)) || die "run as root (it installs packages and runs PostgreSQL as the postgres user)"
 
-	# shellcheck source=deploy/packages.sh
+	# shellcheck source=deploy/packages.sh disable=SC1091
 	source "$ROOT/deploy/packages.sh"
 	# The test packages too, so build/ is configured exactly as
 	# tests/run.sh configures it.

@@ -13,7 +13,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# shellcheck source=deploy/packages.sh
+# shellcheck source=deploy/packages.sh disable=SC1091
 source "$ROOT/deploy/packages.sh"
 
 BUILD=${NODETASK_BUILD:-build}
@@ -23,7 +23,7 @@ START=$SECONDS
 
 log()
 {
-	printf '== run.sh: %s\n' "$*" >&2
+	printf '== run.sh [%4ds]: %s\n' "$((SECONDS - START))" "$*" >&2
 }
 
 log "packages"
