@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -195,6 +196,15 @@ link_poll_msg(nng_msg **out)
 
 /* ---- one context --------------------------------------------------------- */
 
+static int64_t
+link_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 link_op_send(struct link *l, struct link_op *op, nng_msg *m, enum link_req req,
              int send_timeout_ms, int timeout_ms)
@@ -203,6 +213,8 @@ link_op_send(struct link *l, struct link_op *op, nng_msg *m, enum link_req req,
 	op->req = req;
 	op->auth_gen = l->auth_gen;
 	op->timeout_ms = timeout_ms;
+	if (l->rtt != NULL)
+		op->sent_us = link_mono_us();
 	nng_aio_set_msg(op->aio, m);
 	nng_aio_set_timeout(op->aio, send_timeout_ms);
 	nng_ctx_send(op->ctx, op->aio);
@@ -266,6 +278,8 @@ link_op_step(struct link *l, struct link_op *op,
 		}
 		m = nng_aio_get_msg(op->aio);
 		nng_aio_set_msg(op->aio, NULL);
+		if (l->rtt != NULL)
+			l->rtt(l->arg, op->req, link_mono_us() - op->sent_us);
 		*pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m));
 		*rep = nodetask__link__controller_reply__unpack(
 		        NULL, nng_msg_len(m), nng_msg_body(m));
@@ -925,6 +939,14 @@ link_init(struct link *l, const struct link_config *cfg,
 		return rv;
 	}
 	return NT_OK;
+}
+
+void
+link_set_rtt(struct link *l, link_rtt_fn fn)
+{
+	pthread_mutex_lock(&l->mtx);
+	l->rtt = fn;
+	pthread_mutex_unlock(&l->mtx);
 }
 
 int

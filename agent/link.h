@@ -80,6 +80,13 @@ enum link_req {
 	LINK_REQ_EVENTS,
 };
 
+/*
+ * Told how long each answered request took, from handing it to nng to
+ * its reply (microseconds; a poll includes the controller's hold). Called
+ * with the link's lock held: must be quick and call no link function.
+ */
+typedef void (*link_rtt_fn)(void *arg, enum link_req req, int64_t us);
+
 /* One context: one request at a time, one aio. */
 struct link_op {
 	struct link *link;
@@ -90,6 +97,7 @@ struct link_op {
 	uint64_t auth_gen; /* the authentication it was sent under */
 	int backoff_ms;    /* next retry delay after a failure */
 	int timeout_ms;    /* for the reply to the request in flight */
+	int64_t sent_us;   /* monotonic; only kept when rtt is set */
 };
 
 struct link {
@@ -99,6 +107,7 @@ struct link {
 	size_t batch_events, batch_bytes;
 	struct link_ops ops;
 	void *arg;
+	link_rtt_fn rtt; /* NULL: not measured */
 
 	nng_socket sock;
 	nng_dialer dialer;
@@ -131,6 +140,8 @@ struct link {
 /* Sets up the socket and contexts; nothing is sent before link_start. */
 int link_init(struct link *l, const struct link_config *cfg,
               const struct link_ops *ops, void *arg);
+/* Measures round trips (benchmarks); call before link_start. */
+void link_set_rtt(struct link *l, link_rtt_fn fn);
 /* Starts dialing (in the background, retried with backoff). */
 int link_start(struct link *l);
 /* Closes the connection and waits for callbacks; frees everything. */
