@@ -19,7 +19,8 @@
  *   {"type": "finished", "state": "failed", "error": "..."}
  *   {"type": "finished", "state": "canceled", "error": "declined by operator"}
  * Anything the task (or a command it runs) writes to standard error becomes
- * a "warn" log line. A task that exits without "finished" has failed.
+ * a "warn" log line (task_exec_opt can say "info"). A task that exits
+ * without "finished" has failed.
  * Cancel: SIGTERM to the process group, a grace period, then SIGKILL.
  * Tasks poll task_stopping() in long loops and end with state canceled.
  */
@@ -82,7 +83,8 @@ bool task_stopping(void);
 /*
  * Runs argv (no shell) in the run's process group, turning each line it
  * prints (stdout and stderr) into a log line as it appears. Kills the
- * command when timeout_ms passes (0: no timeout) or a stop is requested.
+ * command (and what it started: task_exec_opt) when timeout_ms passes
+ * (0: no timeout) or a stop is requested.
  * *exit_status = exit code, or 128 + signal. Returns NT_ETIMEDOUT,
  * NT_ECLOSED (stopped) or NT_EIO when it could not be started.
  * When capture is non-NULL, stdout is also appended there (cJSON-free
@@ -91,6 +93,41 @@ bool task_stopping(void);
 int task_exec(struct task_ctx *t, const char *const *argv,
               const char *const *envp_extra, int timeout_ms, int *exit_status,
               char **capture);
+
+/* How task_exec_opt runs a command; zero means task_exec's defaults. */
+struct task_exec_opts {
+	const char *const *env; /* extra "K=V", NULL-terminated */
+	int timeout_ms;         /* 0: none */
+	char **capture;         /* stdout kept here, as in task_exec */
+	bool stderr_info;       /* stderr lines at info, not warn */
+	/*
+	 * Runs even when a stop was requested (cleanup after a cancel);
+	 * the timeout still applies.
+	 */
+	bool when_stopping;
+	/*
+	 * Starts the command in a session of its own (setsid), so that what
+	 * it leaves running survives the end of the run's process group.
+	 */
+	bool new_session;
+	/*
+	 * Sees each output line first (stream 1 stdout, 2 stderr): may
+	 * shorten it in place or change its level; false drops it.
+	 */
+	bool (*on_line)(void *arg, int stream, char *line,
+	                enum nt_log_level *level);
+	void *arg;
+};
+
+/*
+ * task_exec with options. When the task leads its process group (as
+ * the runner starts it), a command that is ended (timeout, stop) is
+ * ended with everything it started: the signals go to every process of
+ * the group but the task itself, and task_exec returns only when they
+ * are gone. A new_session command is ended by its own group.
+ */
+int task_exec_opt(struct task_ctx *t, const char *const *argv,
+                  const struct task_exec_opts *o, int *exit_status);
 
 /* Entry point of "nodetask-agent task-exec": returns the exit code. */
 int task_process_main(int in_fd, int out_fd);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nt_err.h"
@@ -374,7 +376,9 @@ task_ask(struct task_ctx *t, const char *prompt, const char *const *options,
 /* Output of one stream of a command, cut into lines. */
 struct task_stream {
 	int fd;
+	int stream; /* 1 stdout, 2 stderr */
 	enum nt_log_level level;
+	const struct task_exec_opts *opts;
 	char buf[TASK_EXEC_LINE + 1];
 	size_t len;
 };
@@ -423,6 +427,7 @@ static void
 task_stream_emit(struct task_ctx *t, struct task_stream *s, size_t n)
 {
 	char line[TASK_EXEC_LINE + 1];
+	enum nt_log_level level = s->level;
 	size_t take = n;
 
 	memcpy(line, s->buf, n);
@@ -432,7 +437,9 @@ task_stream_emit(struct task_ctx *t, struct task_stream *s, size_t n)
 		take--;
 	line[take] = '\0';
 	nt_text_sanitize(line);
-	task_log(t, s->level, "%s", line);
+	if (s->opts == NULL || s->opts->on_line == NULL ||
+	    s->opts->on_line(s->opts->arg, s->stream, line, &level))
+		task_log(t, level, "%s", line);
 	memmove(s->buf, s->buf + n, s->len - n);
 	s->len -= n;
 }
@@ -524,12 +531,14 @@ task_exec_env(const char *const *extra)
 
 static void __attribute__((noreturn))
 task_exec_child(const char *path, const char *const *argv, char **env,
-                int out_w, int err_w, int st_w)
+                int out_w, int err_w, int st_w, bool new_session)
 {
 	struct sigaction sa;
 	sigset_t none;
 	int e, fd;
 
+	if (new_session && setsid() < 0)
+		goto fail;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
@@ -582,7 +591,128 @@ struct task_child {
 	int64_t kill_at;
 	int64_t exit_at;
 	int why; /* NT_ETIMEDOUT or NT_ECLOSED once ending it */
+	/*
+	 * Who is signalled: the command's own group (new session), every
+	 * process of the task's group but the task (the task leads it), or
+	 * only the command (a task started by other means, as in tests).
+	 */
+	enum { TASK_KILL_PID, TASK_KILL_GROUP, TASK_KILL_OWN_GROUP } scope;
+	bool when_stopping;
 };
+
+/* Field 5 (pgrp) and state of /proc/PID/stat. */
+static bool
+task_proc_pgrp(const char *pid, pid_t *pgrp, char *state)
+{
+	char path[64], buf[512], *p;
+	ssize_t r;
+	int fd, pg;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return false;
+	buf[r] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold anything */
+	if (p == NULL || sscanf(p + 1, " %c %*d %d", state, &pg) != 2)
+		return false;
+	*pgrp = pg;
+	return true;
+}
+
+/*
+ * Sends sig (0: none) to every live process of group pgid but this one;
+ * returns how many there were.
+ */
+static int
+task_group_signal(pid_t pgid, int sig)
+{
+	struct dirent *e;
+	pid_t pg, self = getpid();
+	char state;
+	long pid;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (d == NULL)
+		return kill(-pgid, 0) == 0 ? 1 : 0;
+	while ((e = readdir(d)) != NULL) {
+		pid = strtol(e->d_name, NULL, 10);
+		if (pid <= 0 || pid == self ||
+		    !task_proc_pgrp(e->d_name, &pg, &state) || pg != pgid ||
+		    state == 'Z' || state == 'X')
+			continue;
+		n++;
+		if (sig != 0)
+			kill((pid_t)pid, sig);
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+task_child_signal(struct task_child *c, int sig)
+{
+	switch (c->scope) {
+	case TASK_KILL_GROUP:
+		if (!c->reaped)
+			kill(c->pid, sig);
+		task_group_signal(getpgrp(), sig);
+		break;
+	case TASK_KILL_OWN_GROUP:
+		kill(-c->pid, sig);
+		break;
+	default:
+		if (!c->reaped)
+			kill(c->pid, sig);
+		break;
+	}
+}
+
+/* What an ended command left in its group, if task_exec may look. */
+static int
+task_child_rest(const struct task_child *c)
+{
+	switch (c->scope) {
+	case TASK_KILL_GROUP:
+		return task_group_signal(getpgrp(), 0);
+	case TASK_KILL_OWN_GROUP:
+		return task_group_signal(c->pid, 0);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * After an ended command exits: waits for the processes it started to
+ * go (they got the same signal), SIGKILL when the grace period is over.
+ */
+static void
+task_child_wait_rest(struct task_child *c)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	int64_t end;
+
+	if (c->kill_stage == 0)
+		return;
+	end = c->kill_at + TASK_EXEC_GRACE;
+	while (task_child_rest(c) > 0) {
+		if (c->kill_stage == 1 && nt_time_mono_ms() >= c->kill_at) {
+			task_child_signal(c, SIGKILL);
+			c->kill_stage = 2;
+		}
+		if (nt_time_mono_ms() >= end)
+			break; /* unkillable (D state): not worth hanging on */
+		nanosleep(&ts, NULL);
+		if (c->kill_stage == 2)
+			task_child_signal(c, SIGKILL);
+	}
+}
 
 static void
 task_child_reap(struct task_child *c)
@@ -607,11 +737,11 @@ task_child_end(struct task_child *c, int why, int64_t now)
 		return;
 	if (c->kill_stage == 0) {
 		c->why = why;
-		kill(c->pid, SIGTERM);
+		task_child_signal(c, SIGTERM);
 		c->kill_stage = 1;
 		c->kill_at = now + TASK_EXEC_GRACE;
 	} else if (c->kill_stage == 1 && now >= c->kill_at) {
-		kill(c->pid, SIGKILL);
+		task_child_signal(c, SIGKILL);
 		c->kill_stage = 2;
 	}
 }
@@ -648,7 +778,7 @@ task_exec_loop(struct task_ctx *t, struct task_child *c, struct task_stream *s,
 
 	for (;;) {
 		now = nt_time_mono_ms();
-		if (task_stopping())
+		if (task_stopping() && !c->when_stopping)
 			task_child_end(c, NT_ECLOSED, now);
 		else if (deadline > 0 && now >= deadline)
 			task_child_end(c, NT_ETIMEDOUT, now);
@@ -721,15 +851,40 @@ task_exec_started(int st_r)
 	return r == (ssize_t)sizeof(e) ? e : 0;
 }
 
+/* How a command is ended: see struct task_child. */
+static void
+task_child_scope(struct task_child *c, const struct task_exec_opts *o)
+{
+	if (o->new_session)
+		c->scope = TASK_KILL_OWN_GROUP;
+	else if (getpgrp() == getpid())
+		c->scope = TASK_KILL_GROUP;
+	else
+		c->scope = TASK_KILL_PID;
+	c->when_stopping = o->when_stopping;
+}
+
 int
 task_exec(struct task_ctx *t, const char *const *argv,
           const char *const *envp_extra, int timeout_ms, int *exit_status,
           char **capture)
 {
+	struct task_exec_opts o = {.env = envp_extra,
+	                           .timeout_ms = timeout_ms,
+	                           .capture = capture};
+
+	return task_exec_opt(t, argv, &o, exit_status);
+}
+
+int
+task_exec_opt(struct task_ctx *t, const char *const *argv,
+              const struct task_exec_opts *o, int *exit_status)
+{
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
 	struct task_capture cap = {0};
 	struct task_stream s[2];
 	struct task_child c = {.pidfd = -1};
+	char **capture = o->capture;
 	char path[PATH_MAX];
 	char **env = NULL;
 	int rc, e;
@@ -745,7 +900,8 @@ task_exec(struct task_ctx *t, const char *const *argv,
 		         argv[0]);
 		return NT_EIO;
 	}
-	env = task_exec_env(envp_extra);
+	task_child_scope(&c, o);
+	env = task_exec_env(o->env);
 	if (env == NULL || pipe2(outp, O_CLOEXEC) != 0 ||
 	    pipe2(errp, O_CLOEXEC) != 0 || pipe2(stp, O_CLOEXEC) != 0) {
 		task_log(t, NT_LOG_ERROR, "cannot run %s: %s", argv[0],
@@ -761,7 +917,8 @@ task_exec(struct task_ctx *t, const char *const *argv,
 		goto out;
 	}
 	if (c.pid == 0)
-		task_exec_child(path, argv, env, outp[1], errp[1], stp[1]);
+		task_exec_child(path, argv, env, outp[1], errp[1], stp[1],
+		                o->new_session);
 	close(outp[1]);
 	close(errp[1]);
 	close(stp[1]);
@@ -776,17 +933,27 @@ task_exec(struct task_ctx *t, const char *const *argv,
 		goto out;
 	}
 	c.pidfd = task_pidfd(c.pid);
-	s[0] = (struct task_stream){.fd = outp[0], .level = NT_LOG_INFO};
-	s[1] = (struct task_stream){.fd = errp[0], .level = NT_LOG_WARN};
+	s[0] = (struct task_stream){
+	        .fd = outp[0], .stream = 1, .level = NT_LOG_INFO, .opts = o};
+	s[1] = (struct task_stream){.fd = errp[0],
+	                            .stream = 2,
+	                            .level = o->stderr_info ? NT_LOG_INFO
+	                                                    : NT_LOG_WARN,
+	                            .opts = o};
 	outp[0] = errp[0] = -1;
 	rc = task_exec_loop(t, &c, s, capture != NULL ? &cap : NULL,
-	                    timeout_ms);
+	                    o->timeout_ms);
 	if (!c.reaped) {
 		/* Only after a poll failure: do not leave it behind. */
-		kill(c.pid, SIGKILL);
+		task_child_signal(&c, SIGKILL);
 		while (waitpid(c.pid, &c.status, 0) < 0 && errno == EINTR)
 			;
+		c.reaped = true;
+		if (c.kill_stage == 0)
+			c.kill_at = nt_time_mono_ms();
+		c.kill_stage = 2;
 	}
+	task_child_wait_rest(&c);
 	if (exit_status != NULL)
 		*exit_status = WIFSIGNALED(c.status) ? 128 + WTERMSIG(c.status)
 		                                     : WEXITSTATUS(c.status);
