@@ -14,10 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "nt_config.h"
 #include "nt_err.h"
 #include "nt_text.h"
 #include "nt_time.h"
+#include "tasks.h"
 
 /* Durations past a day are surely typos for something shorter. */
 #define AGENT_CONFIG_DURATION_MAX (24LL * 3600 * 1000)
@@ -29,12 +32,25 @@ struct agent_config_opt {
 };
 
 static const struct agent_config_opt agent_config_opts[] = {
-        {"controller", true, true},    {"state-dir", true, true},
-        {"hostname", true, true},      {"enroll-token", true, true},
-        {"allow-devices", true, true}, {"grace", true, true},
-        {"on-shutdown", true, true},   {"rescan", true, true},
-        {"log-level", true, true},     {"config", true, false},
-        {"help", false, false},        {"version", false, false},
+        {"controller", true, true},
+        {"state-dir", true, true},
+        {"hostname", true, true},
+        {"enroll-token", true, true},
+        {"allow-devices", true, true},
+        {"grace", true, true},
+        {"on-shutdown", true, true},
+        {"rescan", true, true},
+        {"log-level", true, true},
+        {"config", true, false},
+        {"help", false, false},
+        {"version", false, false},
+        {"ceph-conf", true, true},
+        {"ceph-bootstrap-keyring", true, true},
+        {"ceph-volume", true, true},
+        {"ceph", true, true},
+        {"osd-start-command", true, true},
+        {"osd-up-timeout", true, true},
+        {"ceph-command-timeout", true, true},
 };
 
 static const char agent_config_usage_text[] =
@@ -68,6 +84,32 @@ static const char agent_config_usage_text[] =
         "  --rescan DURATION      disk inventory rescan interval (default\n"
         "                         30s); changes are reported at once\n"
         "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+        "\n"
+        "Ceph (ceph.create-osd; files are checked when a run starts):\n"
+        "  --ceph-conf FILE       cluster config (default: $CEPH_CONF, else\n"
+        "                         " OSD_DEFAULT_CONF ")\n"
+        "  --ceph-bootstrap-keyring FILE\n"
+        "                         bootstrap-osd keyring for the ceph CLI\n"
+        "                         (default " OSD_DEFAULT_KEYRING ";\n"
+        "                         ceph-volume reads only that path)\n"
+        "  --ceph-volume PATH     ceph-volume program (default: ceph-volume\n"
+        "                         on PATH, else /usr/sbin/ceph-volume)\n"
+        "  --ceph PATH            ceph CLI (default " OSD_DEFAULT_CEPH ")\n"
+        "  --osd-start-command \"CMD\"\n"
+        "                         starts an OSD where systemd is not PID 1\n"
+        "                         (else: systemctl enable --now\n"
+        "                         ceph-osd@ID); {id} is the OSD id; split\n"
+        "                         on spaces, no shell; must return once\n"
+        "                         the daemon runs (default \"ceph-osd -i\n"
+        "                         {id} --setuser ceph --setgroup ceph\")\n"
+        "  --osd-up-timeout DURATION\n"
+        "                         how long a new OSD may take to be up and\n"
+        "                         in (default 5m)\n"
+        "  --ceph-command-timeout DURATION\n"
+        "                         limit for each ceph-volume, ceph and start\n"
+        "                         command (default 10m); waits for the\n"
+        "                         monitor end at half of it, at most 60s\n"
+        "\n"
         "  --config FILE          read settings from FILE first\n"
         "  --help                 show this text\n"
         "  --version              show the version\n"
@@ -93,6 +135,28 @@ agent_config_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* CEPH_CONF counts when --ceph-conf is not given, as for ceph itself. */
+static void
+agent_config_ceph_defaults(struct agent_config *c)
+{
+	const char *env = getenv("CEPH_CONF");
+
+	if (env != NULL && env[0] == '/' &&
+	    strlen(env) < sizeof(c->ceph_conf)) {
+		memcpy(c->ceph_conf, env, strlen(env) + 1);
+	} else {
+		memcpy(c->ceph_conf, OSD_DEFAULT_CONF,
+		       sizeof(OSD_DEFAULT_CONF));
+	}
+	memcpy(c->ceph_keyring, OSD_DEFAULT_KEYRING,
+	       sizeof(OSD_DEFAULT_KEYRING));
+	memcpy(c->ceph_volume, OSD_DEFAULT_VOLUME, sizeof(OSD_DEFAULT_VOLUME));
+	memcpy(c->ceph, OSD_DEFAULT_CEPH, sizeof(OSD_DEFAULT_CEPH));
+	memcpy(c->osd_start, OSD_DEFAULT_START, sizeof(OSD_DEFAULT_START));
+	c->osd_up_ms = OSD_DEFAULT_UP_TIMEOUT_MS;
+	c->ceph_cmd_ms = OSD_DEFAULT_COMMAND_TIMEOUT_MS;
+}
+
 void
 agent_config_defaults(struct agent_config *c)
 {
@@ -104,6 +168,7 @@ agent_config_defaults(struct agent_config *c)
 	if (gethostname(c->hostname, sizeof(c->hostname) - 1) != 0) {
 		c->hostname[0] = '\0';
 	}
+	agent_config_ceph_defaults(c);
 }
 
 void
@@ -241,6 +306,126 @@ agent_config_allow(struct agent_config *c, const char *key, const char *value,
 	return NT_OK;
 }
 
+/* A duration that is a real limit: 0 would end every command at once. */
+static int
+agent_config_positive(int64_t *dst, const char *key, const char *value,
+                      char *err, size_t errlen)
+{
+	int64_t ms;
+	int rv = agent_config_duration(&ms, key, value, err, errlen);
+
+	if (rv == NT_OK && ms < 1000) {
+		agent_config_err(err, errlen, "--%s: '%s' is under 1s", key,
+		                 value);
+		return NT_EINVAL;
+	}
+	if (rv == NT_OK) {
+		*dst = ms;
+	}
+	return rv;
+}
+
+/* A file by absolute path (it is checked when a run needs it). */
+static int
+agent_config_file(char *dst, size_t len, const char *key, const char *value,
+                  char *err, size_t errlen)
+{
+	if (value[0] != '/' || !nt_text_is_token(value, len - 1)) {
+		agent_config_err(err, errlen,
+		                 "--%s: '%s' is not an absolute path (no "
+		                 "spaces, at most %zu characters)",
+		                 key, value, len - 1);
+		return NT_EINVAL;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return NT_OK;
+}
+
+/* A program: an absolute path, or a name looked up on PATH. */
+static int
+agent_config_program(char *dst, size_t len, const char *key, const char *value,
+                     char *err, size_t errlen)
+{
+	if (!nt_text_is_token(value, len - 1) ||
+	    (strchr(value, '/') != NULL && value[0] != '/')) {
+		agent_config_err(err, errlen,
+		                 "--%s: '%s' is not a program name or an "
+		                 "absolute path (no spaces)",
+		                 key, value);
+		return NT_EINVAL;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return NT_OK;
+}
+
+/* Words split on spaces, no shell; "{id}" must be there. */
+static int
+agent_config_start(struct agent_config *c, const char *key, const char *value,
+                   char *err, size_t errlen)
+{
+	const unsigned char *p;
+	size_t len = strlen(value);
+
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			agent_config_err(err, errlen,
+			                 "--%s: control characters are not "
+			                 "allowed",
+			                 key);
+			return NT_EINVAL;
+		}
+	}
+	if (len == 0 || len >= sizeof(c->osd_start) || value[0] == ' ' ||
+	    strstr(value, "{id}") == NULL) {
+		agent_config_err(err, errlen,
+		                 "--%s: '%s' must be a command (at most %zu "
+		                 "characters) that names the OSD as {id}, "
+		                 "e.g. 'ceph-osd -i {id} --setuser ceph "
+		                 "--setgroup ceph'",
+		                 key, value, sizeof(c->osd_start) - 1);
+		return NT_EINVAL;
+	}
+	memcpy(c->osd_start, value, len + 1);
+	return NT_OK;
+}
+
+/* The Ceph settings; NT_ENOTFOUND for a key that is not one. */
+static int
+agent_config_set_ceph(struct agent_config *c, const char *key,
+                      const char *value, char *err, size_t errlen)
+{
+	if (strcmp(key, "ceph-conf") == 0) {
+		return agent_config_file(c->ceph_conf, sizeof(c->ceph_conf),
+		                         key, value, err, errlen);
+	}
+	if (strcmp(key, "ceph-bootstrap-keyring") == 0) {
+		return agent_config_file(c->ceph_keyring,
+		                         sizeof(c->ceph_keyring), key, value,
+		                         err, errlen);
+	}
+	if (strcmp(key, "ceph-volume") == 0) {
+		return agent_config_program(c->ceph_volume,
+		                            sizeof(c->ceph_volume), key, value,
+		                            err, errlen);
+	}
+	if (strcmp(key, "ceph") == 0) {
+		return agent_config_program(c->ceph, sizeof(c->ceph), key,
+		                            value, err, errlen);
+	}
+	if (strcmp(key, "osd-start-command") == 0) {
+		return agent_config_start(c, key, value, err, errlen);
+	}
+	if (strcmp(key, "osd-up-timeout") == 0) {
+		return agent_config_positive(&c->osd_up_ms, key, value, err,
+		                             errlen);
+	}
+	if (strcmp(key, "ceph-command-timeout") == 0) {
+		return agent_config_positive(&c->ceph_cmd_ms, key, value, err,
+		                             errlen);
+	}
+	return NT_ENOTFOUND;
+}
+
 static int
 agent_config_shutdown(struct agent_config *c, const char *key,
                       const char *value, char *err, size_t errlen)
@@ -262,6 +447,8 @@ int
 agent_config_set(struct agent_config *c, const char *key, const char *value,
                  char *err, size_t errlen)
 {
+	int rv;
+
 	if (strcmp(key, "controller") == 0) {
 		return agent_config_url(c->controller, sizeof(c->controller),
 		                        key, value, err, errlen);
@@ -300,6 +487,10 @@ agent_config_set(struct agent_config *c, const char *key, const char *value,
 			return NT_EINVAL;
 		}
 		return NT_OK;
+	}
+	if ((rv = agent_config_set_ceph(c, key, value, err, errlen)) !=
+	    NT_ENOTFOUND) {
+		return rv;
 	}
 	agent_config_err(err, errlen, "unknown setting '%s'", key);
 	return NT_EINVAL;
@@ -502,4 +693,29 @@ agent_config_allow_list(const struct agent_config *c,
 		out[i] = c->allow[i];
 	}
 	out[c->n_allow] = NULL;
+}
+
+char *
+agent_config_task_json(const struct agent_config *c)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (j != NULL &&
+	    cJSON_AddStringToObject(j, "stateDir", c->state_dir) != NULL &&
+	    cJSON_AddStringToObject(j, "cephConf", c->ceph_conf) != NULL &&
+	    cJSON_AddStringToObject(j, "cephBootstrapKeyring",
+	                            c->ceph_keyring) != NULL &&
+	    cJSON_AddStringToObject(j, "cephVolume", c->ceph_volume) != NULL &&
+	    cJSON_AddStringToObject(j, "ceph", c->ceph) != NULL &&
+	    cJSON_AddStringToObject(j, "osdStartCommand", c->osd_start) !=
+	            NULL &&
+	    cJSON_AddNumberToObject(j, "osdUpTimeoutMs",
+	                            (double)c->osd_up_ms) != NULL &&
+	    cJSON_AddNumberToObject(j, "cephCommandTimeoutMs",
+	                            (double)c->ceph_cmd_ms) != NULL) {
+		text = cJSON_PrintUnformatted(j);
+	}
+	cJSON_Delete(j);
+	return text;
 }

@@ -17,6 +17,7 @@
 
 #define AGENT_ALLOW_MAX    32
 #define AGENT_ALLOW_BUFLEN 256
+#define AGENT_CEPH_BUFLEN  512
 
 /* What SIGTERM does to runs that are executing. */
 enum agent_on_shutdown {
@@ -35,6 +36,14 @@ struct agent_config {
 	int64_t rescan_ms; /* inventory rescan interval */
 	enum agent_on_shutdown on_shutdown;
 	enum nt_log_level log_level;
+	/* ceph.create-osd; handed to tasks (agent_config_task_json) */
+	char ceph_conf[AGENT_CEPH_BUFLEN];
+	char ceph_keyring[AGENT_CEPH_BUFLEN];
+	char ceph_volume[AGENT_CEPH_BUFLEN];
+	char ceph[AGENT_CEPH_BUFLEN];
+	char osd_start[AGENT_CEPH_BUFLEN]; /* "{id}" is the OSD id */
+	int64_t osd_up_ms;
+	int64_t ceph_cmd_ms;
 };
 
 /* What agent_config_parse found besides settings. */
@@ -64,5 +73,10 @@ int agent_config_parse(struct agent_config *c, int argc, char *const *argv,
 void agent_config_allow_list(const struct agent_config *c,
                              const char *out[AGENT_ALLOW_MAX + 1]);
 void agent_config_usage(FILE *f);
+/*
+ * The settings tasks read, as the JSON object text the runner puts into
+ * each run's "config" (keys in tasks.h). Caller frees; NULL on ENOMEM.
+ */
+char *agent_config_task_json(const struct agent_config *c);
 
 #endif

@@ -809,9 +809,12 @@ agent_link_start(struct agent *a)
 static int
 agent_start(struct agent *a)
 {
-	struct runner_config rc = {NULL, a->cfg.state_dir, a->allow,
-	                           a->cfg.grace_ms, a->cfg.hostname};
+	struct runner_config rc = {.state_dir = a->cfg.state_dir,
+	                           .allow = a->allow,
+	                           .grace_ms = a->cfg.grace_ms,
+	                           .hostname = a->cfg.hostname};
 	struct runner_ops ro = {agent_emit, agent_runs_changed};
+	char *task_config;
 	size_t killed;
 	int rv;
 
@@ -831,7 +834,13 @@ agent_start(struct agent *a)
 		return rv;
 	}
 	a->spool_ok = true;
-	if ((rv = runner_init(&a->runner, &rc, &ro, a)) != NT_OK) {
+	if ((task_config = agent_config_task_json(&a->cfg)) == NULL) {
+		return NT_ENOMEM;
+	}
+	rc.task_config = task_config;
+	rv = runner_init(&a->runner, &rc, &ro, a);
+	free(task_config);
+	if (rv != NT_OK) {
 		return rv;
 	}
 	a->runner_ok = true;

@@ -643,14 +643,21 @@ runner_first_line(struct runner *r, struct runner_run *run, cJSON *params)
 	for (size_t i = 0; i < r->n_allow; i++) {
 		cJSON_AddItemToArray(allow, cJSON_CreateString(r->allow[i]));
 	}
+	config = r->task_config != NULL ? cJSON_Duplicate(r->task_config, true)
+	                                : cJSON_CreateObject();
 	if (cJSON_AddStringToObject(j, "runId", run->id) != NULL &&
 	    cJSON_AddStringToObject(j, "taskName", run->task) != NULL &&
 	    cJSON_AddItemToObject(j, "params", params) &&
-	    (config = cJSON_AddObjectToObject(j, "config")) != NULL &&
+	    cJSON_AddItemToObject(j, "config", config) &&
 	    cJSON_AddStringToObject(config, "hostname", r->hostname) != NULL) {
 		rv = runner_send_json(run, j);
-	} else if (cJSON_GetObjectItemCaseSensitive(j, "params") == NULL) {
-		cJSON_Delete(params);
+	} else {
+		if (cJSON_GetObjectItemCaseSensitive(j, "params") == NULL) {
+			cJSON_Delete(params);
+		}
+		if (cJSON_GetObjectItemCaseSensitive(j, "config") == NULL) {
+			cJSON_Delete(config);
+		}
 	}
 	cJSON_Delete(j);
 	return rv;
@@ -1259,6 +1266,12 @@ runner_init(struct runner *r, const struct runner_config *cfg,
 		runner_fini(r);
 		return NT_ENOMEM;
 	}
+	if (cfg->task_config != NULL &&
+	    !cJSON_IsObject(r->task_config = cJSON_Parse(cfg->task_config))) {
+		nt_error("runner: task config is not a JSON object");
+		runner_fini(r);
+		return NT_EINVAL;
+	}
 	for (; r->n_allow < n; r->n_allow++) {
 		if ((r->allow[r->n_allow] = strdup(cfg->allow[r->n_allow])) ==
 		    NULL) {
@@ -1300,5 +1313,6 @@ runner_fini(struct runner *r)
 	free(r->exe);
 	free(r->runs_dir);
 	free(r->hostname);
+	cJSON_Delete(r->task_config);
 	memset(r, 0, sizeof(*r));
 }

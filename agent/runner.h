@@ -44,6 +44,7 @@ struct runner_config {
 	const char *const *allow; /* allowed-device globs, NULL-terminated */
 	int64_t grace_ms;         /* SIGTERM to SIGKILL on a stop */
 	const char *hostname;     /* the node's name, for tasks' config */
+	const char *task_config;  /* JSON object: more of tasks' config */
 };
 
 /* Bytes read or to write, with what is left of a line. */
@@ -79,6 +80,7 @@ struct runner {
 	char *exe;
 	char *runs_dir;
 	char *hostname;
+	struct cJSON *task_config; /* copied into each run's "config" */
 	char **allow;
 	size_t n_allow;
 	int64_t grace_ms;

@@ -9,6 +9,7 @@
 static const struct task_def *const task_catalog[] = {
         &task_node_ping,
         &task_disk_wipe,
+        &task_ceph_create_osd,
 };
 
 const struct task_def *
