@@ -36,6 +36,12 @@ NT_PKGS_TEST=(
 	iproute2
 	kmod
 	udev
+	# A real one-node Ceph for ceph.create-osd (docs/ceph-notes.md).
+	ceph-mon
+	ceph-osd
+	ceph-mgr
+	ceph-base
+	ceph-common
 )
 
 # Prints the packages of the given lists that are not installed.
