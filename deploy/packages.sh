@@ -42,6 +42,14 @@ NT_PKGS_TEST=(
 	ceph-mgr
 	ceph-base
 	ceph-common
+	# Packaging and rollout tests (tests/integration/test_deploy_*.py).
+	ansible
+	ansible-lint
+	lintian
+	dpkg-dev
+	systemd
+	python3-psycopg2
+	python3-apt
 )
 
 # Prints the packages of the given lists that are not installed.
