@@ -5,8 +5,7 @@
 
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p, or 0 when it is invalid. */
-static size_t
+size_t
 nt_text_utf8_len(const unsigned char *p)
 {
 	unsigned char c = p[0];

@@ -12,6 +12,12 @@
 #include <stddef.h>
 
 /*
+ * Length of the valid UTF-8 sequence starting at p (1 to 4), or 0 when it
+ * is not valid (RFC 3629: no overlong forms, surrogates, or code points
+ * past U+10FFFF). p must be NUL-terminated.
+ */
+size_t nt_text_utf8_len(const unsigned char *p);
+/*
  * Replaces, in place, each byte that is not part of valid UTF-8 and each
  * control character other than tab with '?'. Returns how many changed.
  */

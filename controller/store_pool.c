@@ -16,6 +16,7 @@
 
 #include "nt_err.h"
 #include "nt_log.h"
+#include "nt_text.h"
 #include "nt_uuid.h"
 #include "store_internal.h"
 
@@ -611,35 +612,6 @@ store_buf_fini(struct store_buf *b)
 
 /* ---- UTF-8 ---- */
 
-/* Length of the valid sequence at p, or 0 (RFC 3629: no overlongs,
- * surrogates, or code points past U+10FFFF). */
-static size_t
-store_utf8_seq(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-		unsigned char hi = p[0] == 0xed ? 0x9f : 0xbf;
-
-		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80;
-		unsigned char hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-
-		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 const char *
 store_utf8(const char *s, char **tmp)
 {
@@ -651,7 +623,7 @@ store_utf8(const char *s, char **tmp)
 	if (s == NULL)
 		return NULL;
 	for (; *p != '\0'; p += n) {
-		if ((n = store_utf8_seq(p)) == 0) {
+		if ((n = nt_text_utf8_len(p)) == 0) {
 			n = 1;
 			bad++;
 		}
@@ -662,7 +634,7 @@ store_utf8(const char *s, char **tmp)
 	if ((out = malloc(strlen(s) + 2 * bad + 1)) == NULL)
 		return NULL;
 	for (p = (const unsigned char *)s, o = out; *p != '\0'; p += n) {
-		if ((n = store_utf8_seq(p)) == 0) {
+		if ((n = nt_text_utf8_len(p)) == 0) {
 			n = 1;
 			memcpy(o, "\xef\xbf\xbd", 3);
 			o += 3;
