@@ -299,6 +299,7 @@ hub_node_bind(struct hub *h, const char *node_id, uint32_t pipe)
 	n->online = true;
 	n->seen = true;
 	n->dirty = true;
+	n->retry_at_ms = 0;
 	n->last_seen_ms = nt_time_mono_ms();
 	/* A new connection may have lost whatever was in flight. */
 	free(n->sent);
@@ -309,15 +310,33 @@ hub_node_bind(struct hub *h, const char *node_id, uint32_t pipe)
 }
 
 bool
-hub_node_take_dirty(struct hub *h, struct hub_node *n)
+hub_node_needs_query(struct hub *h, struct hub_node *n, int64_t now_ms,
+                     int64_t *retry_at_ms)
 {
-	bool dirty;
+	bool query;
 
 	pthread_mutex_lock(&h->mtx);
-	dirty = n->dirty;
+	query = n->dirty || (n->retry_at_ms != 0 && now_ms >= n->retry_at_ms);
 	n->dirty = false;
+	*retry_at_ms = n->retry_at_ms;
 	pthread_mutex_unlock(&h->mtx);
-	return dirty;
+	return query;
+}
+
+void
+hub_node_set_retry(struct hub *h, struct hub_node *n, int64_t at_ms)
+{
+	pthread_mutex_lock(&h->mtx);
+	n->retry_at_ms = at_ms;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+void
+hub_node_set_dirty(struct hub *h, struct hub_node *n)
+{
+	pthread_mutex_lock(&h->mtx);
+	n->dirty = true;
+	pthread_mutex_unlock(&h->mtx);
 }
 
 bool

@@ -230,6 +230,8 @@ struct hub_work_reply {
 	Nodetask__Link__Stop stop[HUB_MAX_WORK];
 	Nodetask__Link__Answer answer[HUB_MAX_WORK];
 	size_t n;
+	struct store_work *items; /* what the entries point into */
+	size_t n_items;
 };
 
 static void
@@ -320,6 +322,38 @@ hub_poll_collect(struct hub *h, struct hub_node *n, struct hub_work_reply *w,
 	return NT_OK;
 }
 
+/*
+ * Reads the node's work and notes when an item in it may be resent: an
+ * item sent now after HUB_RESEND_MS, one held back when its window ends.
+ * The node is marked dirty again when the store cannot be read.
+ */
+static int
+hub_poll_query(struct hub *h, struct hub_node *n, struct hub_work_reply *w,
+               int64_t now, int64_t *retry_at)
+{
+	struct store_work *items = NULL;
+	size_t count = 0;
+	int rv;
+
+	*retry_at = INT64_MAX;
+	if ((rv = hub_poll_collect(h, n, w, &items, &count, retry_at)) !=
+	    NT_OK) {
+		hub_node_set_dirty(h, n);
+		return rv;
+	}
+	if (w->n > 0 && now + HUB_RESEND_MS < *retry_at)
+		*retry_at = now + HUB_RESEND_MS;
+	hub_node_set_retry(h, n, *retry_at == INT64_MAX ? 0 : *retry_at);
+	/* The reply points into items: kept until it is packed. */
+	if (w->n > 0) {
+		w->items = items;
+		w->n_items = count;
+	} else {
+		store_work_free(items, count);
+	}
+	return NT_OK;
+}
+
 void
 hub_handle_poll(struct hub_conv *c, struct hub_node *n, bool released)
 {
@@ -340,24 +374,27 @@ hub_handle_poll(struct hub_conv *c, struct hub_node *n, bool released)
 	deadline = released && c->deadline_ms != 0 ? c->deadline_ms
 	                                           : now + h->cfg.poll_hold_ms;
 	for (int attempt = 0; attempt < 4; attempt++) {
-		struct store_work *items = NULL;
-		size_t count = 0;
-		int64_t retry_at = INT64_MAX;
+		int64_t retry_at;
 
-		hub_node_take_dirty(h, n);
-		if (hub_poll_collect(h, n, w, &items, &count, &retry_at) !=
-		    NT_OK) {
+		w->n = 0;
+		w->items = NULL;
+		w->n_items = 0;
+		now = nt_time_mono_ms();
+		/* Nothing new and nothing to resend: no need to ask. */
+		if (hub_node_needs_query(h, n, now, &retry_at) &&
+		    hub_poll_query(h, n, w, now, &retry_at) != NT_OK) {
 			/* The agent polls again; the work waits in the store.
 			 */
 			hub_poll_reply(c, NULL);
 			break;
 		}
-		if (w->n > 0 || nt_time_mono_ms() >= deadline) {
+		if (w->n > 0 || now >= deadline) {
 			hub_poll_reply(c, w);
-			store_work_free(items, count);
+			store_work_free(w->items, w->n_items);
 			break;
 		}
-		store_work_free(items, count);
+		if (retry_at == 0)
+			retry_at = INT64_MAX;
 		if (hub_node_park(h, n, c,
 		                  retry_at < deadline ? retry_at : deadline))
 			break;

@@ -66,6 +66,7 @@ struct hub_node {
 	bool online;          /* as last written to the store */
 	bool seen;            /* heard from since the last heartbeat flush */
 	bool dirty;           /* may have work: re-query before parking */
+	int64_t retry_at_ms;  /* an unconfirmed item may be resent; 0: none */
 	int64_t last_seen_ms; /* monotonic */
 	struct hub_conv *parked;
 	struct hub_sent *sent;
@@ -125,8 +126,18 @@ struct hub_node *hub_node_bind(struct hub *h, const char *node_id,
  */
 bool hub_node_park(struct hub *h, struct hub_node *n, struct hub_conv *c,
                    int64_t deadline_ms);
-/* Clears the node's dirty flag; returns whether it was set. */
-bool hub_node_take_dirty(struct hub *h, struct hub_node *n);
+/*
+ * Whether the node's work must be read from the store now: it is dirty
+ * (cleared here) or an item sent earlier is due to be resent. Without
+ * either the store holds nothing new for it: every change that makes work
+ * calls hub_notify_node. *retry_at_ms receives the node's resend time.
+ */
+bool hub_node_needs_query(struct hub *h, struct hub_node *n, int64_t now_ms,
+                          int64_t *retry_at_ms);
+/* After a query: when an item sent or held back may be resent (0: none). */
+void hub_node_set_retry(struct hub *h, struct hub_node *n, int64_t at_ms);
+/* Marks the node dirty (its work could not be read). */
+void hub_node_set_dirty(struct hub *h, struct hub_node *n);
 /* True when key was sent to this node within HUB_RESEND_MS; else notes it. */
 bool hub_node_sent_recently(struct hub *h, struct hub_node *n, const char *key,
                             int64_t *retry_at_ms);
