@@ -338,7 +338,8 @@ osd_ceph(struct osd *o, const char *const *args, int flags, int mon_s,
 	char ct[16];
 	size_t n = 0;
 
-	snprintf(ct, sizeof(ct), "%d", mon_s);
+	/* Later than client-mount-timeout, which says why it gave up. */
+	snprintf(ct, sizeof(ct), "%d", mon_s + 5);
 	argv[n++] = o->ceph;
 	argv[n++] = "-n";
 	argv[n++] = "client.bootstrap-osd";
@@ -1184,6 +1185,90 @@ osd_daemon_pid(const struct osd *o)
 	return found;
 }
 
+/* Is this argv a ceph-osd --mkfs of our OSD (--osd-uuid ours)? */
+static bool
+osd_argv_is_mkfs(const char *buf, ssize_t n, const char *uuid)
+{
+	const char *w = buf, *prog, *next;
+	bool mkfs = false, ours = false;
+
+	prog = strrchr(buf, '/');
+	prog = prog != NULL ? prog + 1 : buf;
+	if (strcmp(prog, "ceph-osd") != 0 || uuid[0] == '\0')
+		return false;
+	for (; w < buf + n; w = next) {
+		next = w + strlen(w) + 1;
+		if (strcmp(w, "--mkfs") == 0)
+			mkfs = true;
+		if (strcmp(w, "--osd-uuid") == 0 && next < buf + n &&
+		    strcmp(next, uuid) == 0)
+			ours = true;
+	}
+	return mkfs && ours;
+}
+
+/*
+ * ceph-osd --mkfs forks a child that leaves the process group and goes
+ * on writing the label after its parent was killed: find and end it
+ * before the device is touched. Returns how many there were.
+ */
+static int
+osd_end_mkfs(struct osd *o)
+{
+	struct timespec ts = {0, 100 * 1000 * 1000};
+	char buf[4096];
+	struct dirent *e;
+	pid_t pids[8];
+	int n = 0, i, round;
+	ssize_t len;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	while (n < 8 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		len = osd_cmdline(e->d_name, buf, sizeof(buf));
+		if (len > 0 && osd_argv_is_mkfs(buf, len, o->uuid))
+			pids[n++] = (pid_t)atoi(e->d_name);
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		task_log(o->t, NT_LOG_INFO,
+		         "ending ceph-osd --mkfs (pid %d) of OSD %s",
+		         (int)pids[i], o->uuid);
+		kill(pids[i], SIGKILL); /* a half-made OSD: nothing to save */
+	}
+	for (round = 0; round < 50; round++) {
+		for (i = 0; i < n && kill(pids[i], 0) != 0; i++)
+			;
+		if (i == n)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return n;
+}
+
+/* Waits (up to 10 s) until nothing holds the device exclusively. */
+static void
+osd_wait_device(struct osd *o)
+{
+	struct timespec ts = {0, 100 * 1000 * 1000};
+	int fd, i;
+
+	for (i = 0; i < 100; i++) {
+		fd = open(o->dev, O_RDONLY | O_EXCL | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		if (errno != EBUSY)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
 static enum task_outcome
 osd_result(struct osd *o, cJSON **result)
 {
@@ -1477,6 +1562,7 @@ osd_cleanup(struct osd *o, bool canceled)
 	task_log(o->t, NT_LOG_INFO, "undoing what this run made (OSD %s%s)",
 	         o->uuid[0] != '\0' ? o->uuid : "of unknown uuid",
 	         o->id >= 0 ? "" : ", id unknown");
+	osd_end_mkfs(o); /* first: it writes on while it lives */
 	if (osd_dump(o, OSD_QUIET | OSD_CLEANUP, mon_s, &dump) == NT_OK) {
 		known = true;
 		e = osd_dump_find(o, dump);
@@ -1504,6 +1590,7 @@ osd_cleanup(struct osd *o, bool canceled)
 	}
 	if (o->id >= 0 && o->started)
 		osd_stop_daemon(o);
+	osd_wait_device(o);
 	if (o->id >= 0 && !osd_unmount(o)) {
 		snprintf(note, sizeof(note), "%s/ceph-%d", OSD_ROOT, o->id);
 		osd_note(o, note);
