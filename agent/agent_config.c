@@ -119,22 +119,6 @@ static const char agent_config_usage_text[] =
         "tasks, send their remaining events (up to 10 s), exit 0.\n"
         "Exit codes: 0 success, 1 failure, 2 bad usage.\n";
 
-static void agent_config_err(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-agent_config_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0) {
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* CEPH_CONF counts when --ceph-conf is not given, as for ceph itself. */
 static void
 agent_config_ceph_defaults(struct agent_config *c)
@@ -182,8 +166,7 @@ agent_config_copy(char *dst, size_t len, const char *key, const char *value,
                   char *err, size_t errlen)
 {
 	if (value[0] == '\0' || strlen(value) >= len) {
-		agent_config_err(err, errlen,
-		                 "--%s: value is empty or too long", key);
+		nt_errf(err, errlen, "--%s: value is empty or too long", key);
 		return NT_EINVAL;
 	}
 	memcpy(dst, value, strlen(value) + 1);
@@ -204,10 +187,10 @@ agent_config_url(char *dst, size_t len, const char *key, const char *value,
 			                         errlen);
 		}
 	}
-	agent_config_err(err, errlen,
-	                 "--%s: '%s' is not an nng URL (tcp://HOST:PORT, "
-	                 "tls+tcp://HOST:PORT or ipc://PATH)",
-	                 key, value);
+	nt_errf(err, errlen,
+	        "--%s: '%s' is not an nng URL (tcp://HOST:PORT, "
+	        "tls+tcp://HOST:PORT or ipc://PATH)",
+	        key, value);
 	return NT_EINVAL;
 }
 
@@ -219,10 +202,10 @@ agent_config_duration(int64_t *dst, const char *key, const char *value,
 
 	if (nt_duration_parse(value, &ms) != NT_OK ||
 	    ms > AGENT_CONFIG_DURATION_MAX) {
-		agent_config_err(err, errlen,
-		                 "--%s: '%s' is not a duration from 1ms to 24h "
-		                 "(like 500ms, 30s, 5m)",
-		                 key, value);
+		nt_errf(err, errlen,
+		        "--%s: '%s' is not a duration from 1ms to 24h "
+		        "(like 500ms, 30s, 5m)",
+		        key, value);
 		return NT_EINVAL;
 	}
 	*dst = ms;
@@ -235,10 +218,10 @@ agent_config_hostname(struct agent_config *c, const char *key,
                       const char *value, char *err, size_t errlen)
 {
 	if (!nt_text_is_token(value, sizeof(c->hostname) - 1)) {
-		agent_config_err(err, errlen,
-		                 "--%s: '%s' is not a host name (1 to %zu "
-		                 "printable characters, no spaces)",
-		                 key, value, sizeof(c->hostname) - 1);
+		nt_errf(err, errlen,
+		        "--%s: '%s' is not a host name (1 to %zu "
+		        "printable characters, no spaces)",
+		        key, value, sizeof(c->hostname) - 1);
 		return NT_EINVAL;
 	}
 	memcpy(c->hostname, value, strlen(value) + 1);
@@ -250,10 +233,10 @@ agent_config_token(struct agent_config *c, const char *key, const char *value,
                    char *err, size_t errlen)
 {
 	if (!nt_text_is_token(value, sizeof(c->enroll_token) - 1)) {
-		agent_config_err(err, errlen,
-		                 "--%s: not a token (printable, no spaces, at "
-		                 "most %zu characters)",
-		                 key, sizeof(c->enroll_token) - 1);
+		nt_errf(err, errlen,
+		        "--%s: not a token (printable, no spaces, at "
+		        "most %zu characters)",
+		        key, sizeof(c->enroll_token) - 1);
 		return NT_EINVAL;
 	}
 	memcpy(c->enroll_token, value, strlen(value) + 1);
@@ -283,17 +266,16 @@ agent_config_allow(struct agent_config *c, const char *key, const char *value,
 		}
 		if (len > 0) {
 			if (p[0] != '/' || len >= AGENT_ALLOW_BUFLEN) {
-				agent_config_err(
-				        err, errlen,
+				nt_errf(err, errlen,
 				        "--%s: '%.*s' is not an absolute "
 				        "device path pattern",
 				        key, (int)len, p);
 				return NT_EINVAL;
 			}
 			if (n == AGENT_ALLOW_MAX) {
-				agent_config_err(err, errlen,
-				                 "--%s: more than %d patterns",
-				                 key, AGENT_ALLOW_MAX);
+				nt_errf(err, errlen,
+				        "--%s: more than %d patterns", key,
+				        AGENT_ALLOW_MAX);
 				return NT_EINVAL;
 			}
 			memcpy(c->allow[n], p, len);
@@ -315,8 +297,7 @@ agent_config_positive(int64_t *dst, const char *key, const char *value,
 	int rv = agent_config_duration(&ms, key, value, err, errlen);
 
 	if (rv == NT_OK && ms < 1000) {
-		agent_config_err(err, errlen, "--%s: '%s' is under 1s", key,
-		                 value);
+		nt_errf(err, errlen, "--%s: '%s' is under 1s", key, value);
 		return NT_EINVAL;
 	}
 	if (rv == NT_OK) {
@@ -331,10 +312,10 @@ agent_config_file(char *dst, size_t len, const char *key, const char *value,
                   char *err, size_t errlen)
 {
 	if (value[0] != '/' || !nt_text_is_token(value, len - 1)) {
-		agent_config_err(err, errlen,
-		                 "--%s: '%s' is not an absolute path (no "
-		                 "spaces, at most %zu characters)",
-		                 key, value, len - 1);
+		nt_errf(err, errlen,
+		        "--%s: '%s' is not an absolute path (no "
+		        "spaces, at most %zu characters)",
+		        key, value, len - 1);
 		return NT_EINVAL;
 	}
 	memcpy(dst, value, strlen(value) + 1);
@@ -348,10 +329,10 @@ agent_config_program(char *dst, size_t len, const char *key, const char *value,
 {
 	if (!nt_text_is_token(value, len - 1) ||
 	    (strchr(value, '/') != NULL && value[0] != '/')) {
-		agent_config_err(err, errlen,
-		                 "--%s: '%s' is not a program name or an "
-		                 "absolute path (no spaces)",
-		                 key, value);
+		nt_errf(err, errlen,
+		        "--%s: '%s' is not a program name or an "
+		        "absolute path (no spaces)",
+		        key, value);
 		return NT_EINVAL;
 	}
 	memcpy(dst, value, strlen(value) + 1);
@@ -368,21 +349,21 @@ agent_config_start(struct agent_config *c, const char *key, const char *value,
 
 	for (p = (const unsigned char *)value; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			agent_config_err(err, errlen,
-			                 "--%s: control characters are not "
-			                 "allowed",
-			                 key);
+			nt_errf(err, errlen,
+			        "--%s: control characters are not "
+			        "allowed",
+			        key);
 			return NT_EINVAL;
 		}
 	}
 	if (len == 0 || len >= sizeof(c->osd_start) || value[0] == ' ' ||
 	    strstr(value, "{id}") == NULL) {
-		agent_config_err(err, errlen,
-		                 "--%s: '%s' must be a command (at most %zu "
-		                 "characters) that names the OSD as {id}, "
-		                 "e.g. 'ceph-osd -i {id} --setuser ceph "
-		                 "--setgroup ceph'",
-		                 key, value, sizeof(c->osd_start) - 1);
+		nt_errf(err, errlen,
+		        "--%s: '%s' must be a command (at most %zu "
+		        "characters) that names the OSD as {id}, "
+		        "e.g. 'ceph-osd -i {id} --setuser ceph "
+		        "--setgroup ceph'",
+		        key, value, sizeof(c->osd_start) - 1);
 		return NT_EINVAL;
 	}
 	memcpy(c->osd_start, value, len + 1);
@@ -435,9 +416,8 @@ agent_config_shutdown(struct agent_config *c, const char *key,
 	} else if (strcmp(value, "finish") == 0) {
 		c->on_shutdown = AGENT_SHUTDOWN_FINISH;
 	} else {
-		agent_config_err(err, errlen,
-		                 "--%s: '%s' is not cancel or finish", key,
-		                 value);
+		nt_errf(err, errlen, "--%s: '%s' is not cancel or finish", key,
+		        value);
 		return NT_EINVAL;
 	}
 	return NT_OK;
@@ -479,8 +459,7 @@ agent_config_set(struct agent_config *c, const char *key, const char *value,
 	}
 	if (strcmp(key, "log-level") == 0) {
 		if (nt_log_level_parse(value, &c->log_level) != NT_OK) {
-			agent_config_err(
-			        err, errlen,
+			nt_errf(err, errlen,
 			        "--log-level: '%s' is not debug, info, "
 			        "warn or error",
 			        value);
@@ -492,7 +471,7 @@ agent_config_set(struct agent_config *c, const char *key, const char *value,
 	    NT_ENOTFOUND) {
 		return rv;
 	}
-	agent_config_err(err, errlen, "unknown setting '%s'", key);
+	nt_errf(err, errlen, "unknown setting '%s'", key);
 	return NT_EINVAL;
 }
 
@@ -525,14 +504,12 @@ agent_config_file_cb(const char *key, const char *value, int line, void *arg)
 	char why[256];
 
 	if (o == NULL || !o->file_ok) {
-		agent_config_err(f->err, f->errlen,
-		                 "%s:%d: unknown setting '%s'", f->path, line,
-		                 key);
+		nt_errf(f->err, f->errlen, "%s:%d: unknown setting '%s'",
+		        f->path, line, key);
 		return NT_EINVAL;
 	}
 	if (agent_config_set(f->cfg, key, value, why, sizeof(why)) != NT_OK) {
-		agent_config_err(f->err, f->errlen, "%s:%d: %s", f->path, line,
-		                 why);
+		nt_errf(f->err, f->errlen, "%s:%d: %s", f->path, line, why);
 		return NT_EINVAL;
 	}
 	return NT_OK;
@@ -563,8 +540,7 @@ agent_config_scan(int argc, char *const *argv, struct agent_config_arg *args,
 			a = "--help";
 		}
 		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-			agent_config_err(err, errlen,
-			                 "unexpected argument '%s'", a);
+			nt_errf(err, errlen, "unexpected argument '%s'", a);
 			return NT_EINVAL;
 		}
 		name = a + 2;
@@ -572,7 +548,7 @@ agent_config_scan(int argc, char *const *argv, struct agent_config_arg *args,
 		o = agent_config_find(name, eq != NULL ? (size_t)(eq - name)
 		                                       : strlen(name));
 		if (o == NULL) {
-			agent_config_err(err, errlen, "unknown option '%s'", a);
+			nt_errf(err, errlen, "unknown option '%s'", a);
 			return NT_EINVAL;
 		}
 		args[n].opt = o;
@@ -583,15 +559,13 @@ agent_config_scan(int argc, char *const *argv, struct agent_config_arg *args,
 			} else if (i + 1 < argc) {
 				args[n].value = argv[++i];
 			} else {
-				agent_config_err(err, errlen,
-				                 "option '--%s' needs a value",
-				                 o->name);
+				nt_errf(err, errlen,
+				        "option '--%s' needs a value", o->name);
 				return NT_EINVAL;
 			}
 		} else if (eq != NULL) {
-			agent_config_err(err, errlen,
-			                 "option '--%s' takes no value",
-			                 o->name);
+			nt_errf(err, errlen, "option '--%s' takes no value",
+			        o->name);
 			return NT_EINVAL;
 		}
 		n++;
@@ -604,16 +578,15 @@ static int
 agent_config_check(const struct agent_config *c, char *err, size_t errlen)
 {
 	if (c->controller[0] == '\0') {
-		agent_config_err(err, errlen, "--controller is required");
+		nt_errf(err, errlen, "--controller is required");
 		return NT_EINVAL;
 	}
 	if (c->state_dir[0] == '\0') {
-		agent_config_err(err, errlen, "--state-dir is required");
+		nt_errf(err, errlen, "--state-dir is required");
 		return NT_EINVAL;
 	}
 	if (c->hostname[0] == '\0') {
-		agent_config_err(err, errlen,
-		                 "no host name known: set --hostname");
+		nt_errf(err, errlen, "no host name known: set --hostname");
 		return NT_EINVAL;
 	}
 	return NT_OK;
@@ -674,7 +647,7 @@ agent_config_parse(struct agent_config *c, int argc, char *const *argv,
 	*action = AGENT_CONFIG_RUN;
 	if ((args = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*args))) ==
 	    NULL) {
-		agent_config_err(err, errlen, "out of memory");
+		nt_errf(err, errlen, "out of memory");
 		return NT_ENOMEM;
 	}
 	rv = agent_config_scan(argc, argv, args, &n_args, err, errlen);

@@ -33,6 +33,7 @@
 #include "nt_err.h"
 #include "nt_hash.h"
 #include "nt_log.h"
+#include "nt_path.h"
 #include "nt_text.h"
 #include "nt_time.h"
 #include "nt_uuid.h"
@@ -106,18 +107,6 @@ struct agent {
 
 /* ---- state directory ----------------------------------------------------- */
 
-static char *
-agent_path(const char *dir, const char *name)
-{
-	size_t len = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(len);
-
-	if (p != NULL) {
-		snprintf(p, len, "%s/%s", dir, name);
-	}
-	return p;
-}
-
 /* mkdir -p, the last component mode 0700. */
 static int
 agent_mkdirs(const char *dir)
@@ -179,7 +168,7 @@ static int
 agent_write_file(const char *dir, const char *name, const char *text,
                  mode_t mode)
 {
-	char *path = agent_path(dir, name), *tmp = NULL;
+	char *path = nt_path_join(dir, name), *tmp = NULL;
 	size_t len = strlen(text);
 	int fd = -1, rv = NT_EIO, dfd;
 
@@ -216,7 +205,7 @@ agent_write_file(const char *dir, const char *name, const char *text,
 static int
 agent_node_id(struct agent *a)
 {
-	char *path = agent_path(a->cfg.state_dir, "node_id");
+	char *path = nt_path_join(a->cfg.state_dir, "node_id");
 	char line[128], text[NT_UUID_BUFLEN + 1];
 	int rv;
 
@@ -246,7 +235,7 @@ agent_load_secret(struct agent *a)
 	char line[NT_SECRET_BUFLEN + 8];
 	int rv;
 
-	if ((a->secret_path = agent_path(a->cfg.state_dir, "node_secret")) ==
+	if ((a->secret_path = nt_path_join(a->cfg.state_dir, "node_secret")) ==
 	    NULL) {
 		return NT_ENOMEM;
 	}

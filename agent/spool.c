@@ -21,6 +21,7 @@
 
 #include "nt_err.h"
 #include "nt_log.h"
+#include "nt_path.h"
 #include "nt_uuid.h"
 
 #define SPOOL_MAGIC     "NTSPOOL1"
@@ -75,18 +76,6 @@ spool_get_u32(const uint8_t *p)
 }
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static char *
-spool_join(const char *dir, const char *name)
-{
-	size_t len = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(len);
-
-	if (p != NULL) {
-		snprintf(p, len, "%s/%s", dir, name);
-	}
-	return p;
-}
 
 static int
 spool_fsync_dir(const char *dir)
@@ -254,7 +243,7 @@ spool_load_records(struct spool *sp, const uint8_t *map, uint64_t size)
 static int
 spool_set_aside(struct spool *sp, const char *why)
 {
-	char *bad = spool_join(sp->dir, "spool.corrupt");
+	char *bad = nt_path_join(sp->dir, "spool.corrupt");
 	int rv = NT_OK;
 
 	if (bad == NULL) {
@@ -336,8 +325,8 @@ spool_init(struct spool *sp, const char *dir)
 	sp->compact_min = SPOOL_COMPACT_MIN;
 	nt_map_init(&sp->runs);
 	sp->dir = strdup(dir);
-	sp->path = spool_join(dir, "spool");
-	sp->tmp_path = spool_join(dir, "spool.tmp");
+	sp->path = nt_path_join(dir, "spool");
+	sp->tmp_path = nt_path_join(dir, "spool.tmp");
 	if (sp->dir == NULL || sp->path == NULL || sp->tmp_path == NULL) {
 		spool_fini(sp);
 		return NT_ENOMEM;

@@ -15,22 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void nt_config_err(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-nt_config_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0) {
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool
 nt_config_space(char c)
 {
@@ -158,16 +142,15 @@ nt_config_read(FILE *f, const char *path, nt_config_fn fn, void *arg, char *err,
 			why = nt_config_split(text, &key, &value);
 		}
 		if (why != NULL) {
-			nt_config_err(err, errlen, "%s:%d: %s", path, lineno,
-			              why);
+			nt_errf(err, errlen, "%s:%d: %s", path, lineno, why);
 			rv = NT_EINVAL;
 		} else if (key != NULL) {
 			rv = fn(key, value, lineno, arg);
 		}
 	}
 	if (rv == NT_OK && ferror(f)) {
-		nt_config_err(err, errlen, "%s:%d: %s", path, lineno + 1,
-		              strerror(errno));
+		nt_errf(err, errlen, "%s:%d: %s", path, lineno + 1,
+		        strerror(errno));
 		rv = NT_EIO;
 	}
 	free(line);
@@ -182,11 +165,11 @@ nt_config_load(const char *path, nt_config_fn fn, void *arg, char *err,
 	int rv;
 
 	if (path == NULL || fn == NULL) {
-		nt_config_err(err, errlen, "no configuration file given");
+		nt_errf(err, errlen, "no configuration file given");
 		return NT_EINVAL;
 	}
 	if ((f = fopen(path, "r")) == NULL) {
-		nt_config_err(err, errlen, "%s: %s", path, strerror(errno));
+		nt_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return NT_EIO;
 	}
 	rv = nt_config_read(f, path, fn, arg, err, errlen);

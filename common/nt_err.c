@@ -3,7 +3,9 @@
  */
 #include "nt_err.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 static const char *const nt_err_text[] = {
         [NT_OK] = "ok",
@@ -30,4 +32,16 @@ nt_strerror(int err)
 		return "unknown error";
 	}
 	return nt_err_text[err];
+}
+
+void
+nt_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -7,6 +7,8 @@
 #ifndef NT_ERR_H
 #define NT_ERR_H
 
+#include <stddef.h>
+
 enum nt_err {
 	NT_OK = 0,
 	NT_EINVAL,    /* bad input from a caller or peer */
@@ -25,5 +27,8 @@ enum nt_err {
 
 /* A short lowercase description, e.g. "not found". */
 const char *nt_strerror(int err);
+/* Formats a reason into err (when err is non-NULL and errlen > 0). */
+void nt_errf(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -48,9 +48,10 @@ nt_sha256_hex(const void *data, size_t len, char out[NT_SHA256_BUFLEN])
 	nt_hash_hex(md, mdlen, out);
 }
 
-static int
-nt_hash_random(uint8_t *buf, size_t len)
+int
+nt_random_bytes(void *out, size_t len)
 {
+	uint8_t *buf = out;
 	size_t got = 0;
 
 	while (got < len) {
@@ -76,7 +77,7 @@ nt_secret_new(const char *prefix, char out[NT_SECRET_BUFLEN])
 	if (prefix == NULL || (plen = strlen(prefix)) > NT_SECRET_PREFIXMAX) {
 		return NT_EINVAL;
 	}
-	if ((rv = nt_hash_random(b, sizeof(b))) != NT_OK) {
+	if ((rv = nt_random_bytes(b, sizeof(b))) != NT_OK) {
 		return rv;
 	}
 	memcpy(out, prefix, plen);

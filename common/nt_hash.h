@@ -15,6 +15,8 @@
 #define NT_SHA256_BUFLEN 65
 #define NT_SECRET_BUFLEN 80
 
+/* Fills buf with len bytes from getrandom(2). NT_EIO on failure. */
+int nt_random_bytes(void *buf, size_t len);
 /* out = lowercase hex SHA-256 of data. */
 void nt_sha256_hex(const void *data, size_t len, char out[NT_SHA256_BUFLEN]);
 /* out = prefix "_" 64 hex digits of getrandom(2). prefix <= 8 chars. */

@@ -3,6 +3,7 @@
  */
 #include "nt_uuid.h"
 #include "nt_err.h"
+#include "nt_hash.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -11,24 +12,6 @@
 #include <sys/types.h>
 
 static const char nt_uuid_hex[] = "0123456789abcdef";
-
-static int
-nt_uuid_random(uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = getrandom(buf + got, len - got, 0);
-		if (n < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return NT_EIO;
-		}
-		got += (size_t)n;
-	}
-	return NT_OK;
-}
 
 /* Dashes sit after byte 4, 6, 8 and 10 (text offsets 8, 13, 18, 23). */
 static bool
@@ -44,7 +27,7 @@ nt_uuid_new(char out[NT_UUID_BUFLEN])
 	size_t pos = 0;
 	int rv;
 
-	if ((rv = nt_uuid_random(b, sizeof(b))) != NT_OK) {
+	if ((rv = nt_random_bytes(b, sizeof(b))) != NT_OK) {
 		return rv;
 	}
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
