@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from . import build_dir, cleanup
-from .controller import log_path, sanitizer_report
+from .controller import ProgramProcess, log_path
 
 
 def binary():
@@ -25,25 +25,9 @@ class AgentError(AssertionError):
     pass
 
 
-def process_group_members(pgid):
-    """Pids whose process group is pgid (read from /proc)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # Fields after the command name, which may hold spaces.
-        fields = stat[stat.rfind(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            pids.append(int(entry))
-    return pids
+class Agent(ProgramProcess):
+    Error = AgentError
 
-
-class Agent:
     def __init__(self, controller_url, hostname, token=None, allow=None,
                  netns=None, extra_args=(), state_dir=None):
         self.controller_url = controller_url
@@ -119,30 +103,6 @@ class Agent:
                              % (self.hostname, code, self.log_text()))
         self.check_log()
         return code
-
-    def kill(self):
-        """SIGKILL, as a crash; the state directory stays."""
-        if self.proc is not None and self.proc.poll() is None:
-            # Under ip netns exec the agent replaces the wrapper (exec).
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-        self.proc = None
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def check_log(self):
-        marker = sanitizer_report(self.log_text())
-        if marker:
-            raise AgentError("agent %s log has a sanitizer report (%s):\n%s"
-                             % (self.hostname, marker, self.log_text()))
 
     def _cleanup(self):
         self.kill()

@@ -12,10 +12,10 @@ import os
 import subprocess
 import sys
 import time
-import unittest
 
 from . import build_dir
 from .agent import Agent
+from .case import TracksFailures
 from .controller import Controller, ControllerError
 from .loopdev import LoopDevice
 from .netns import NetNs
@@ -45,7 +45,7 @@ class AgentController(Controller):
                                   % self.log_text())
 
 
-class AgentTestCase(unittest.TestCase):
+class AgentTestCase(TracksFailures):
     n_agents = 2
     controller_args = ("--offline-after", "3s", "--poll-hold", "1s")
     agent_args = ("--grace", "2s")
@@ -137,16 +137,6 @@ class AgentTestCase(unittest.TestCase):
             sys.stderr.write("\n==== agent %s log ====\n%s"
                              % (agent.hostname, agent.log_text()))
         sys.stderr.write("==== end of logs ====\n")
-
-    def run(self, result=None):
-        before = None
-        if result is not None:
-            before = len(result.failures) + len(result.errors)
-        out = super().run(result)
-        if result is not None and \
-                len(result.failures) + len(result.errors) != before:
-            type(self)._failed = True
-        return out
 
     # ---- helpers ---------------------------------------------------------
 

@@ -17,7 +17,24 @@ from .pg import PgCluster
 from .seed import Seeder
 
 
-class ControllerTestCase(unittest.TestCase):
+class TracksFailures(unittest.TestCase):
+    """Sets cls._failed when any test of the class fails, so class
+    cleanups know to print the programs' logs."""
+
+    _failed = False
+
+    def run(self, result=None):
+        before = None
+        if result is not None:
+            before = len(result.failures) + len(result.errors)
+        out = super().run(result)
+        if result is not None and \
+                len(result.failures) + len(result.errors) != before:
+            type(self)._failed = True
+        return out
+
+
+class ControllerTestCase(TracksFailures):
     # Extra command-line arguments for the controller (subclasses).
     controller_args = ()
 
@@ -63,16 +80,6 @@ class ControllerTestCase(unittest.TestCase):
             sys.stderr.write("\n==== controller log (%s) ====\n%s"
                              "==== end of controller log ====\n"
                              % (cls.ctl.log_path, cls.ctl.log_text()))
-
-    def run(self, result=None):
-        before = None
-        if result is not None:
-            before = len(result.failures) + len(result.errors)
-        out = super().run(result)
-        if result is not None and \
-                len(result.failures) + len(result.errors) != before:
-            type(self)._failed = True
-        return out
 
     # ---- assertions ------------------------------------------------------
 

@@ -88,8 +88,43 @@ def run_cli(args, db=None, env=None, input=None, timeout=60):
     return proc
 
 
-class Controller:
+class ProgramProcess:
+    """A program under test: its process (self.proc), its log file
+    (self.log_path) and what every such program must satisfy: no
+    sanitizer report. Error is the AssertionError subclass to raise."""
+
+    Error = AssertionError
+
+    def kill(self):
+        """SIGKILL by pid if still running (cleanup path; no checks)."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc = None
+
+    # ---- logs --------------------------------------------------------------
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def check_log(self):
+        marker = sanitizer_report(self.log_text())
+        if marker:
+            raise self.Error("%s: log has a sanitizer report (%s):\n%s"
+                             % (self.log_path, marker, self.log_text()))
+
+
+class Controller(ProgramProcess):
     """One nodetask-controller server process."""
+
+    Error = ControllerError
 
     def __init__(self, db, extra_args=(), name="controller"):
         self.db = db
@@ -176,16 +211,6 @@ class Controller:
         self.check_log()
         return code
 
-    def kill(self):
-        """SIGKILL by pid if still running (cleanup path; no checks)."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-        self.proc = None
-
     def _cleanup(self):
         self.kill()
 
@@ -195,21 +220,6 @@ class Controller:
         if self._undo is not None:
             cleanup.unregister(self._undo)
             self._undo = None
-
-    # ---- logs --------------------------------------------------------------
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def check_log(self):
-        marker = sanitizer_report(self.log_text())
-        if marker:
-            raise ControllerError("controller log has a sanitizer report "
-                                  "(%s):\n%s" % (marker, self.log_text()))
 
     # ---- clients -----------------------------------------------------------
 
