@@ -110,6 +110,7 @@ hub_conv_received(struct hub_conv *c, int rv)
 	c->msg = nng_aio_get_msg(c->aio);
 	nng_aio_set_msg(c->aio, NULL);
 	c->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(c->msg));
+	c->recv_ms = nt_time_mono_ms();
 	c->job = HUB_JOB_REQUEST;
 	c->state = HUB_CONV_BUSY;
 	hub_receiver_add_locked(h);
@@ -143,15 +144,39 @@ hub_conv_cb(void *arg)
 		hub_conv_sent(c, rv);
 }
 
+static void
+hub_queue_push(struct hub_conv **head, struct hub_conv **tail,
+               struct hub_conv *c)
+{
+	c->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = c;
+	else
+		*head = c;
+	*tail = c;
+}
+
+static struct hub_conv *
+hub_queue_pop(struct hub_conv **head, struct hub_conv **tail)
+{
+	struct hub_conv *c = *head;
+
+	if (c != NULL) {
+		*head = c->next;
+		if (*head == NULL)
+			*tail = NULL;
+		c->next = NULL;
+	}
+	return c;
+}
+
 void
 hub_job_push_locked(struct hub *h, struct hub_conv *c)
 {
-	c->next = NULL;
-	if (h->job_tail != NULL)
-		h->job_tail->next = c;
+	if (c->job == HUB_JOB_POLL)
+		hub_queue_push(&h->rel_head, &h->rel_tail, c);
 	else
-		h->job_head = c;
-	h->job_tail = c;
+		hub_queue_push(&h->job_head, &h->job_tail, c);
 	pthread_cond_signal(&h->job_cv);
 }
 
@@ -210,17 +235,14 @@ hub_worker_main(void *arg)
 		struct hub_conv *c;
 
 		pthread_mutex_lock(&h->mtx);
-		while (h->job_head == NULL && !h->closing)
+		while (h->rel_head == NULL && h->job_head == NULL &&
+		       !h->closing)
 			pthread_cond_wait(&h->job_cv, &h->mtx);
-		if (h->job_head == NULL) {
+		if ((c = hub_queue_pop(&h->rel_head, &h->rel_tail)) == NULL &&
+		    (c = hub_queue_pop(&h->job_head, &h->job_tail)) == NULL) {
 			pthread_mutex_unlock(&h->mtx);
 			return NULL;
 		}
-		c = h->job_head;
-		h->job_head = c->next;
-		if (h->job_head == NULL)
-			h->job_tail = NULL;
-		c->next = NULL;
 		pthread_mutex_unlock(&h->mtx);
 
 		if (c->job == HUB_JOB_REQUEST)

@@ -371,8 +371,16 @@ hub_handle_poll(struct hub_conv *c, struct hub_node *n, bool released)
 		hub_poll_reply(c, NULL);
 		return;
 	}
-	deadline = released && c->deadline_ms != 0 ? c->deadline_ms
-	                                           : now + h->cfg.poll_hold_ms;
+	/*
+	 * The hold counts from the poll's arrival, not from when a worker
+	 * got to it: the agent gives up hold + a margin after sending, and a
+	 * poll that waited in a busy queue (agents reconnecting by the
+	 * thousand) must still be answered in time.
+	 */
+	deadline = released && c->deadline_ms != 0
+	                   ? c->deadline_ms
+	                   : (c->recv_ms != 0 ? c->recv_ms : now) +
+	                             h->cfg.poll_hold_ms;
 	for (int attempt = 0; attempt < 4; attempt++) {
 		int64_t retry_at;
 

@@ -49,6 +49,7 @@ struct hub_conv {
 	enum hub_job job;
 	struct hub_node *node; /* HUB_JOB_POLL: whose poll */
 	int64_t deadline_ms;   /* parked: when to answer anyway */
+	int64_t recv_ms;       /* when the request arrived (monotonic) */
 	struct hub_conv *next; /* job queue or free list */
 	struct hub_conv *all;  /* every conversation, for hub_stop */
 };
@@ -88,8 +89,10 @@ struct hub {
 	struct hub_conv *all;
 
 	pthread_cond_t job_cv;
-	struct hub_conv *job_head;
+	struct hub_conv *job_head; /* requests, in arrival order */
 	struct hub_conv *job_tail;
+	struct hub_conv *rel_head; /* released polls: served first */
+	struct hub_conv *rel_tail;
 	pthread_t *workers;
 	int n_workers;
 
@@ -104,7 +107,12 @@ struct hub {
 
 /* ---- hub.c ---------------------------------------------------------- */
 
-/* Queues conv for a worker. Caller holds h->mtx. */
+/*
+ * Queues conv for a worker. A released poll (HUB_JOB_POLL) goes before
+ * every request: an agent gives up on a poll not answered within hold +
+ * a margin, so its answer must not wait behind a backlog of Hellos and
+ * inventories. Caller holds h->mtx.
+ */
 void hub_job_push_locked(struct hub *h, struct hub_conv *c);
 /* Sends reply (packed ControllerReply) on conv; conv is then recycled. */
 void hub_conv_reply(struct hub_conv *c,
