@@ -18,7 +18,7 @@
 	" d.has_filesystem, d.available, d.reject_reasons::text"
 
 static const struct store_stmt store_st_disk_upsert = {
-        STORE_PS_NONE, "disk_upsert", 12,
+        STORE_PS_DISK_UPSERT, "disk_upsert", 12,
         "INSERT INTO disks (node_id, device_path, capacity_bytes, interface,"
         " model, vendor, serial, is_osd, is_mon, has_filesystem, available,"
         " reject_reasons)"
@@ -34,12 +34,12 @@ static const struct store_stmt store_st_disk_upsert = {
         " reject_reasons = excluded.reject_reasons, updated_at = now()"};
 
 static const struct store_stmt store_st_disk_prune = {
-        STORE_PS_NONE, "disk_prune", 2,
+        STORE_PS_DISK_PRUNE, "disk_prune", 2,
         "DELETE FROM disks WHERE node_id = $1::uuid"
         " AND NOT (device_path = ANY ($2::text[]))"};
 
 static const struct store_stmt store_st_node_lock = {
-        STORE_PS_NONE, "disk_node_lock", 1,
+        STORE_PS_DISK_LOCK, "disk_node_lock", 1,
         "SELECT 1 FROM nodes WHERE id = $1 FOR NO KEY UPDATE"};
 
 static const struct store_stmt store_st_disk_list = {

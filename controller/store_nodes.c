@@ -38,7 +38,7 @@ static const struct store_stmt store_st_node_auth = {
         "SELECT secret_hash FROM nodes WHERE id = $1"};
 
 static const struct store_stmt store_st_node_online = {
-        STORE_PS_NONE, "node_online", 4,
+        STORE_PS_NODE_ONLINE, "node_online", 4,
         "UPDATE nodes SET state = 'online', last_seen_at = now(),"
         " hostname = coalesce(nullif($2, ''), hostname),"
         " agent_version = coalesce($3, agent_version),"
