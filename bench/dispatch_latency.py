@@ -2,59 +2,36 @@
 """Dispatch latency of node.ping, as an operator's tool sees it.
 
 Starts a private PostgreSQL, the controller and one real agent (from the
-build tree), then creates N node.ping runs one after another. For each it
-times POST /task/runs until GET /task/run/{id} first shows `running` and
-until it shows `completed`, polling over one keep-alive connection.
-Prints p50/p90/p99/max of both. Usage:
+build tree); for each agent count N in --agents, bench/nt_agent_sim adds
+N - 1 simulated agents (pre-seeded nodes, the agent's own link code, long
+polls as heartbeats) so the controller carries N connected agents. Then it
+creates --runs node.ping runs for the real agent one after another and,
+for each, times POST /task/runs until GET /task/run/{id} first shows
+`running` and until it shows `completed`, polling over one keep-alive
+connection. Prints p50/p90/p99/max of both per N.
 
-    bench/dispatch_latency.py [--runs 1000] [--build build]
+    bench/dispatch_latency.py [--agents 1,100,1000] [--runs 500]
 """
 
-import argparse
-import http.client
-import json
 import os
-import statistics
-import sys
+import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered))) - 1))
-    return ordered[k]
-
-
-class Api:
-    """One keep-alive connection; the poll loop must not pay TCP setup."""
-
-    def __init__(self, port, key):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.headers = {"Authorization": "Bearer " + key,
-                        "Content-Type": "application/json"}
-
-    def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        self.conn.request(method, path, body=data, headers=self.headers)
-        resp = self.conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
+import ntbench
 
 
 def measure(api, node_id, runs):
     to_running, to_completed = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
-        status, run = api.call("POST", "/task/runs",
+        status, run = api.post("/task/runs",
                                {"taskName": "node.ping", "nodeId": node_id})
         if status != 201:
             raise SystemExit("POST /task/runs: %d %r" % (status, run))
         path = "/task/run/" + run["id"]
         seen_running = None
         while True:
-            status, run = api.call("GET", path)
+            status, run = api.get(path)
             now = time.perf_counter()
             state = run["state"]
             if state != "pending" and seen_running is None:
@@ -71,48 +48,86 @@ def measure(api, node_id, runs):
     return to_running, to_completed
 
 
-def report(name, values):
-    print("%-22s p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  max %7.2f ms"
-          % (name, statistics.median(values), percentile(values, 90),
-             percentile(values, 99), max(values)))
+def summary(values):
+    return {"p50": ntbench.median(values),
+            "p90": ntbench.percentile(values, 90),
+            "p99": ntbench.percentile(values, 99), "max": max(values)}
+
+
+def report(name, s):
+    print("  %-18s p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  max %7.2f ms"
+          % (name, s["p50"], s["p90"], s["p99"], s["max"]), flush=True)
+
+
+def wait_online(api, node_id):
+    deadline = time.monotonic() + 30
+    while api.get("/node/" + node_id)[1].get("state") != "online":
+        if time.monotonic() > deadline:
+            raise SystemExit("agent never came online")
+        time.sleep(0.1)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=1000)
-    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    ap = ntbench.arg_parser(__doc__)
+    ap.add_argument("--agents", default="1,100,1000")
+    ap.add_argument("--runs", type=int, default=500)
     args = ap.parse_args()
-    os.environ["NODETASK_BUILD_DIR"] = os.path.abspath(args.build)
-
+    ntbench.setup(args)
     from ntlib.agent import Agent
-    from ntlib.controller import Controller
+    from ntlib.controller import log_path
     from ntlib.pg import PgCluster
 
+    counts = [int(x) for x in args.agents.split(",")]
+    print("machine:", ntbench.machine())
     pg = PgCluster().start()
-    ctl = Controller(pg.conninfo, name="bench-dispatch").start()
-    agent = None
+    ctl = ntbench.start_controller(pg, "bench-dispatch",
+                                   ["--log-level", "warn"])
+    agent = sim = None
+    tmp = tempfile.mkdtemp(prefix="nt-bench-dispatch-")
+    nodes_file = os.path.join(tmp, "nodes")
+    url = "tcp://127.0.0.1:%d" % ctl.agents_port
+    rows = []
     try:
         key = ctl.create_key("bench", "admin")
         token = ctl.cli("node", "token", "create").stdout.strip()
-        agent = Agent("tcp://127.0.0.1:%d" % ctl.agents_port, "bench-node",
-                      token=token).start()
+        agent = Agent(url, "bench-node", token=token).start()
         node_id = agent.node_id()
-        api = Api(ctl.http_port, key)
-        deadline = time.monotonic() + 30
-        while api.call("GET", "/node/" + node_id)[1].get("state") != "online":
-            if time.monotonic() > deadline:
-                raise SystemExit("agent never came online")
-            time.sleep(0.1)
-        measure(api, node_id, min(20, args.runs))  # warm-up
-        to_running, to_completed = measure(api, node_id, args.runs)
-        print("node.ping dispatch latency, %d runs, one agent on loopback"
-              % args.runs)
-        report("POST -> running", to_running)
-        report("POST -> completed", to_completed)
+        api = ntbench.Api(ctl.http_port, key)
+        wait_online(api, node_id)
+        if max(counts) > 1:
+            ntbench.seed_nodes(pg, max(counts) - 1, nodes_file)
+        for n in counts:
+            if n > 1:
+                sim = ntbench.Sim(url, nodes_file, n - 1,
+                                  log=log_path("bench-dispatch-sim"))
+                if sim.wait_online(n - 1, 300) is None:
+                    raise SystemExit("simulated agents did not come up")
+                # Past the first, synchronised round of heartbeats.
+                time.sleep(12)
+            measure(api, node_id, min(20, args.runs))  # warm-up
+            to_running, to_completed = measure(api, node_id, args.runs)
+            print("node.ping dispatch latency, %d runs, %d connected "
+                  "agents (1 real + %d simulated)"
+                  % (args.runs, n, n - 1))
+            r, c = summary(to_running), summary(to_completed)
+            report("POST -> running", r)
+            report("POST -> completed", c)
+            rows.append((n, "%.2f" % r["p50"], "%.2f" % r["p99"],
+                         "%.2f" % c["p50"], "%.2f" % c["p99"]))
+            if sim is not None:
+                sim.stop()
+                sim = None
+        print()
+        print(ntbench.table(rows, ["agents", "-> running p50 ms",
+                                   "-> running p99 ms",
+                                   "-> completed p50 ms",
+                                   "-> completed p99 ms"]))
     finally:
+        if sim is not None:
+            sim.stop()
         if agent is not None:
             agent.stop()
-        ctl.stop()
+        ctl.stop(timeout=60)
         pg.stop()
 
 

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Wipe bandwidth: disk.wipe mode full against dd on the same device.
+
+Attaches a --size GiB loop device (sparse file), starts a private
+PostgreSQL, the controller and a real agent allowed to wipe it, writes
+the device once with dd (warm-up: allocates the backing file), then
+alternates, --reps times:
+
+    dd if=/dev/zero of=DEV bs=4M count=SIZE/4M oflag=direct
+    POST /task/runs disk.wipe {"devicePath": DEV, "mode": "full"}
+
+For the wipe it prints the bandwidth of the whole run (startedAt to
+completedAt: opening, checks, overwrite, verification) and of the
+overwrite alone (the agent's own "overwrote ... in T s" log line), each
+against the median dd bandwidth.
+
+    bench/wipe_bandwidth.py [--size 4] [--reps 3]
+"""
+
+import re
+import subprocess
+import time
+
+import ntbench
+
+MIB = 1024 * 1024
+
+
+def dd(path, size):
+    t0 = time.monotonic()
+    subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=4M",
+                    "count=%d" % (size // (4 * MIB)), "oflag=direct"],
+                   check=True, capture_output=True)
+    return time.monotonic() - t0
+
+
+def parse_time(s):
+    """RFC 3339 as the API writes it, to seconds since the epoch."""
+    from datetime import datetime
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def wipe(api, node_id, path):
+    t0 = time.monotonic()
+    status, run = api.post("/task/runs", {
+        "taskName": "disk.wipe", "nodeId": node_id,
+        "params": {"devicePath": path, "mode": "full", "confirm": True}})
+    if status != 201:
+        raise SystemExit("POST /task/runs: %d %r" % (status, run))
+    while run["state"] not in ("completed", "failed", "canceled"):
+        time.sleep(0.05)
+        run = api.get("/task/run/" + run["id"])[1]
+        if time.monotonic() - t0 > 900:
+            raise SystemExit("wipe did not finish in 900 s")
+    wall = time.monotonic() - t0
+    if run["state"] != "completed":
+        raise SystemExit("wipe %s: %s" % (run["state"], run.get("error")))
+    lines = api.get("/task/run/%s/logs" % run["id"])[1]
+    overwrite = None
+    for line in lines:
+        m = re.search(r"overwrote .* in ([0-9.]+) s", line["message"])
+        if m:
+            overwrite = float(m.group(1))
+    run_s = parse_time(run["completedAt"]) - parse_time(run["startedAt"])
+    return run_s, overwrite, wall
+
+
+def main():
+    ap = ntbench.arg_parser(__doc__)
+    ap.add_argument("--size", type=int, default=4, help="GiB")
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    ntbench.setup(args)
+    from ntlib.agent import Agent
+    from ntlib.loopdev import GIB, LoopDevice
+    from ntlib.pg import PgCluster
+
+    print("machine:", ntbench.machine())
+    dev = LoopDevice.create(args.size * GIB)
+    size = dev.size()
+    pg = PgCluster().start()
+    ctl = ntbench.start_controller(pg, "bench-wipe", ["--log-level",
+                                                      "warn"])
+    agent = None
+    try:
+        key = ctl.create_key("bench", "admin")
+        token = ctl.cli("node", "token", "create").stdout.strip()
+        agent = Agent("tcp://127.0.0.1:%d" % ctl.agents_port, "bench-wipe",
+                      token=token, allow=[dev.path]).start()
+        node_id = agent.node_id()
+        api = ntbench.Api(ctl.http_port, key)
+        deadline = time.monotonic() + 60
+        while not any(d["devicePath"] == dev.path for d in
+                      api.get("/disks?nodeId=" + node_id)[1] or []):
+            if time.monotonic() > deadline:
+                raise SystemExit("the agent did not report " + dev.path)
+            time.sleep(0.2)
+        dd(dev.path, size)  # warm-up: the backing file is now allocated
+        dds, runs, overs = [], [], []
+        for rep in range(args.reps):
+            d = dd(dev.path, size)
+            run_s, over_s, wall = wipe(api, node_id, dev.path)
+            dds.append(size / d / MIB)
+            runs.append(size / run_s / MIB)
+            if over_s:
+                overs.append(size / over_s / MIB)
+            print("rep %d: dd %.2f s (%.0f MiB/s); disk.wipe run %.2f s "
+                  "(%.0f MiB/s), overwrite %s, POST to completed %.2f s"
+                  % (rep + 1, d, dds[-1], run_s, runs[-1],
+                     "%.2f s (%.0f MiB/s)" % (over_s, overs[-1])
+                     if over_s else "?", wall), flush=True)
+        b = ntbench.median(dds)
+        r = ntbench.median(runs)
+        o = ntbench.median(overs) if overs else float("nan")
+        print()
+        print(ntbench.table(
+            [("%d GiB loop" % args.size, "%.0f" % b, "%.0f" % r,
+              "%.2f" % (r / b), "%.0f" % o, "%.2f" % (o / b))],
+            ["device", "dd MiB/s", "wipe run MiB/s", "ratio",
+             "wipe overwrite MiB/s", "ratio"]))
+    finally:
+        if agent is not None:
+            agent.stop()
+        ctl.stop(timeout=60)
+        pg.stop()
+        dev.destroy()
+
+
+if __name__ == "__main__":
+    main()
