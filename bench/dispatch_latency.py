@@ -20,7 +20,15 @@ import time
 import ntbench
 
 
-def measure(api, node_id, runs):
+def parse_time(s):
+    from datetime import datetime
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def measure(api, node_id, runs, phases=None):
+    """Times runs node.ping runs; phases (a dict of lists), when given,
+    receives the run's own timestamps: created -> started (dispatch to
+    the agent, task process start), started -> completed (the task)."""
     to_running, to_completed = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -45,6 +53,13 @@ def measure(api, node_id, runs):
                              % (run["id"], state, run.get("error")))
         to_running.append((seen_running - t0) * 1000)
         to_completed.append((now - t0) * 1000)
+        if phases is not None:
+            c, st, e = (parse_time(run[k]) for k in
+                        ("createdAt", "startedAt", "completedAt"))
+            phases.setdefault("created -> started", []).append(
+                (st - c) * 1000)
+            phases.setdefault("started -> completed", []).append(
+                (e - st) * 1000)
     return to_running, to_completed
 
 
@@ -105,13 +120,18 @@ def main():
                 # Past the first, synchronised round of heartbeats.
                 time.sleep(12)
             measure(api, node_id, min(20, args.runs))  # warm-up
-            to_running, to_completed = measure(api, node_id, args.runs)
+            phases = {}
+            to_running, to_completed = measure(api, node_id, args.runs,
+                                               phases)
             print("node.ping dispatch latency, %d runs, %d connected "
                   "agents (1 real + %d simulated)"
                   % (args.runs, n, n - 1))
             r, c = summary(to_running), summary(to_completed)
             report("POST -> running", r)
             report("POST -> completed", c)
+            print("  run timestamps (ms resolution): " + ", ".join(
+                "%s p50 %.1f ms" % (k, ntbench.median(v))
+                for k, v in phases.items()), flush=True)
             rows.append((n, "%.2f" % r["p50"], "%.2f" % r["p99"],
                          "%.2f" % c["p50"], "%.2f" % c["p99"]))
             if sim is not None:
