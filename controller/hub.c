@@ -366,8 +366,8 @@ hub_node_park(struct hub *h, struct hub_node *n, struct hub_conv *c,
               int64_t deadline_ms)
 {
 	pthread_mutex_lock(&h->mtx);
+	/* Dirty stays set: the caller's next hub_node_needs_query sees it. */
 	if (n->dirty || h->closing) {
-		n->dirty = false;
 		pthread_mutex_unlock(&h->mtx);
 		return false;
 	}

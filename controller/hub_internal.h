@@ -129,8 +129,8 @@ struct hub_node *hub_node_for_pipe(struct hub *h, uint32_t pipe);
 struct hub_node *hub_node_bind(struct hub *h, const char *node_id,
                                uint32_t pipe);
 /*
- * Parks a poll unless the node became dirty meanwhile (then returns false
- * and the caller queries again).
+ * Parks a poll unless the node became dirty meanwhile (then returns false,
+ * leaving the node dirty, and the caller queries again).
  */
 bool hub_node_park(struct hub *h, struct hub_node *n, struct hub_conv *c,
                    int64_t deadline_ms);
