@@ -4,11 +4,8 @@
 #include "nt_hash.h"
 #include "nt_err.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/types.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -46,25 +43,6 @@ nt_sha256_hex(const void *data, size_t len, char out[NT_SHA256_BUFLEN])
 		return;
 	}
 	nt_hash_hex(md, mdlen, out);
-}
-
-int
-nt_random_bytes(void *out, size_t len)
-{
-	uint8_t *buf = out;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = getrandom(buf + got, len - got, 0);
-		if (n < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return NT_EIO;
-		}
-		got += (size_t)n;
-	}
-	return NT_OK;
 }
 
 int
