@@ -203,8 +203,17 @@ class WipeTest(AgentTestCase):
     def test_refuse_mounted(self):
         dev = self.loop().mkfs_ext4()
         mnt = dev.mount()
-        self.assertRefused(self.agents[0].id, dev.path, [dev.path, mnt], dev)
+        # The kernel itself writes to a mounted ext4 (lazy inode table
+        # init), so its raw bytes are no witness: its data is.
+        data = os.urandom(64 * 1024)
+        with open(os.path.join(mnt, "keep.bin"), "wb") as f:
+            f.write(data)
+            os.fsync(f.fileno())
+        self.assertRefused(self.agents[0].id, dev.path, [dev.path, mnt])
         self.assertTrue(os.path.ismount(mnt))
+        with open(os.path.join(mnt, "keep.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertIn("ext4", dev.signatures())
 
     def test_refuse_outside_allowed(self):
         dev = self.loop().mkfs_ext4()
