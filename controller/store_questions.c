@@ -31,15 +31,20 @@ static const struct store_stmt store_st_question_get = {
         " JOIN task_runs r ON r.id = q.run_id WHERE q.id = $1"};
 
 /*
- * Locks the question, answers it when allowed, and returns what the
- * caller needs to say why not: state, run state, whether the answer is
- * an option, whether it is past its deadline, and whether it was taken.
+ * Locks the run, then the question (the order every writer of questions
+ * keeps, see 002_run_reads.sql), answers it when allowed, and returns
+ * what the caller needs to say why not: state, run state, whether the
+ * answer is an option, whether it is past its deadline, and whether it
+ * was taken.
  */
 static const struct store_stmt store_st_question_answer = {
         STORE_PS_NONE, "question_answer", 3,
-        "WITH q AS (SELECT q.id, q.state, q.options, q.expires_at,"
+        "WITH r AS (SELECT t.id, t.state, t.node_id FROM task_runs t"
+        "  WHERE t.id = (SELECT run_id FROM task_questions WHERE id = $1)"
+        "  FOR UPDATE),"
+        " q AS (SELECT q.id, q.state, q.options, q.expires_at,"
         "  r.state AS run_state, r.node_id"
-        "  FROM task_questions q JOIN task_runs r ON r.id = q.run_id"
+        "  FROM task_questions q JOIN r ON r.id = q.run_id"
         "  WHERE q.id = $1 FOR UPDATE OF q),"
         " u AS (UPDATE task_questions t SET state = 'answered',"
         "  answer = $2::text, answered_by = $3, answered_at = now()"

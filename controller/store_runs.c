@@ -13,19 +13,17 @@
 #include "nt_err.h"
 #include "store_internal.h"
 
-/* What struct store_run holds, from task_runs r joined to nodes n. */
+/* What struct store_run holds, all from the run row (002_run_reads). */
 #define STORE_RUN_COLS                                                      \
-	"r.id, r.task_name, r.state, r.node_id, n.hostname,"                \
+	"r.id, r.task_name, r.state, r.node_id, r.node_hostname,"           \
 	" ts_us(r.created_at), ts_us(r.started_at), ts_us(r.completed_at)," \
 	" r.error, r.params::text, r.result::text,"                         \
-	" (SELECT q.id FROM task_questions q WHERE q.run_id = r.id"         \
-	"  AND q.state = 'open' ORDER BY q.created_at DESC LIMIT 1),"       \
+	" r.open_question_id,"                                              \
 	" coalesce(r.device_path, '')"
 
 static const struct store_stmt store_st_run_get = {
         STORE_PS_RUN_GET, "run_get", 1,
-        "SELECT " STORE_RUN_COLS " FROM task_runs r"
-        " JOIN nodes n ON n.id = r.node_id WHERE r.id = $1"};
+        "SELECT " STORE_RUN_COLS " FROM task_runs r WHERE r.id = $1"};
 
 /*
  * Keyset paging on (created_at, id): the cursor is the last run of the
@@ -34,7 +32,6 @@ static const struct store_stmt store_st_run_get = {
 static const struct store_stmt store_st_run_recent = {
         STORE_PS_RUN_RECENT, "run_recent", 5,
         "SELECT " STORE_RUN_COLS " FROM task_runs r"
-        " JOIN nodes n ON n.id = r.node_id"
         " WHERE ($1::text IS NULL OR r.state = $1::text)"
         " AND ($2::text IS NULL OR r.task_name = $2::text)"
         " AND ($3::uuid IS NULL OR r.node_id = $3::uuid)"
