@@ -50,6 +50,34 @@ Test(store_runs, create_and_get)
 	cr_assert_eq(store_run_get(tst_store, "nope", &g), NT_EINVAL);
 }
 
+/* Runs show their node's current hostname, also after it changes. */
+Test(store_runs, hostname_follows_the_node)
+{
+	char node[NT_UUID_BUFLEN], other[NT_UUID_BUFLEN], id[NT_UUID_BUFLEN];
+	char id2[NT_UUID_BUFLEN];
+	struct store_run g;
+
+	tst_node("worker-01", node);
+	tst_node("worker-02", other);
+	tst_run(node, "node.ping", NULL, id);
+	tst_run(other, "node.ping", NULL, id2);
+	cr_assert_eq(store_node_online(tst_store, node, "worker-01-renamed",
+	                               "1.0", "10.0.0.1"),
+	             NT_OK);
+	cr_assert_eq(store_run_get(tst_store, id, &g), NT_OK);
+	cr_assert_str_eq(g.node_hostname, "worker-01-renamed");
+	store_run_fini(&g);
+	cr_assert_eq(store_run_get(tst_store, id2, &g), NT_OK);
+	cr_assert_str_eq(g.node_hostname, "worker-02");
+	store_run_fini(&g);
+	/* An empty hostname in Hello keeps the known one. */
+	cr_assert_eq(store_node_online(tst_store, node, "", "1.0", "10.0.0.1"),
+	             NT_OK);
+	cr_assert_eq(store_run_get(tst_store, id, &g), NT_OK);
+	cr_assert_str_eq(g.node_hostname, "worker-01-renamed");
+	store_run_fini(&g);
+}
+
 Test(store_runs, create_rejects_bad_input)
 {
 	char node[NT_UUID_BUFLEN], other[NT_UUID_BUFLEN], err[256];
