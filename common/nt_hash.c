@@ -4,6 +4,7 @@
 #include "nt_hash.h"
 #include "nt_err.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,6 +26,20 @@ nt_hash_hex(const uint8_t *b, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/*
+ * Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up again
+ * under a lock on every digest, which showed in every API request (the
+ * key is hashed before the key cache is asked).
+ */
+static EVP_MD *nt_hash_sha256;
+static pthread_once_t nt_hash_once = PTHREAD_ONCE_INIT;
+
+static void
+nt_hash_fetch(void)
+{
+	nt_hash_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void
 nt_sha256_hex(const void *data, size_t len, char out[NT_SHA256_BUFLEN])
 {
@@ -32,11 +47,13 @@ nt_sha256_hex(const void *data, size_t len, char out[NT_SHA256_BUFLEN])
 	unsigned int mdlen = 0;
 	static const char empty[1] = {0};
 
+	pthread_once(&nt_hash_once, nt_hash_fetch);
 	if (data == NULL) {
 		data = empty; /* EVP wants a valid pointer even for len 0 */
 		len = 0;
 	}
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	if (nt_hash_sha256 == NULL ||
+	    EVP_Digest(data, len, md, &mdlen, nt_hash_sha256, NULL) != 1 ||
 	    mdlen != NT_SHA256_HEXLEN / 2) {
 		/* Only on allocation failure; "" equals no stored hash. */
 		out[0] = '\0';
