@@ -28,18 +28,20 @@ api_add_text(cJSON *o, const char *name, const char *s)
 	return nt_json_add_str_or_null(o, name, s ? s : "");
 }
 
-/* Stored JSON text; text the store should never hold becomes null. */
+/*
+ * Stored JSON text, copied as it is: it comes from a jsonb column, which
+ * PostgreSQL only lets hold valid JSON, so parsing and printing it again
+ * (as cJSON would) buys nothing.
+ */
 static int
 api_add_raw(cJSON *o, const char *name, const char *text)
 {
-	int rv = nt_json_add_raw_or_null(o, name, text);
+	cJSON *v = text != NULL ? cJSON_CreateRaw(text) : cJSON_CreateNull();
 
-	if (rv == NT_EINVAL) {
-		nt_warn("api: stored %s is not valid JSON; shown as null",
-		        name);
-		rv = nt_json_add_raw_or_null(o, name, NULL);
-	}
-	return rv;
+	if (v == NULL)
+		return NT_ENOMEM;
+	cJSON_AddItemToObject(o, name, v);
+	return NT_OK;
 }
 
 static int
