@@ -8,7 +8,7 @@
 #include "store_internal.h"
 
 static const struct store_stmt store_st_audit_add = {
-        STORE_PS_NONE, "audit_add", 6,
+        STORE_PS_AUDIT_ADD, "audit_add", 6,
         "INSERT INTO audit_log (actor, action, object_type, object_id,"
         " status, detail) VALUES ($1, $2, $3, $4, $5::integer, $6)"};
 

@@ -43,7 +43,7 @@ static const struct store_stmt store_st_ev_bump = {
 /* A run canceled before the agent started it still gets started_at, so
  * that store_work_for_node() tells the agent to stop it. */
 static const struct store_stmt store_st_ev_started = {
-        STORE_PS_NONE, "ev_started", 2,
+        STORE_PS_EV_STARTED, "ev_started", 2,
         "UPDATE task_runs SET"
         " state = CASE WHEN state = 'pending' THEN 'running' ELSE state END,"
         " started_at = coalesce(started_at, us_ts($2::bigint), now())"
@@ -71,7 +71,7 @@ static const struct store_stmt store_st_ev_answer_received = {
  * agent_done must be recorded either way); open questions close.
  */
 static const struct store_stmt store_st_ev_finished = {
-        STORE_PS_NONE, "ev_finished", 5,
+        STORE_PS_EV_FINISHED, "ev_finished", 5,
         "WITH q AS (UPDATE task_questions SET state = 'closed'"
         "  WHERE run_id = $1::uuid AND state = 'open')"
         " UPDATE task_runs SET"

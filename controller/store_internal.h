@@ -42,8 +42,13 @@ enum store_ps {
 	STORE_PS_DISK_LOCK,
 	STORE_PS_DISK_UPSERT,
 	STORE_PS_DISK_PRUNE,
+	STORE_PS_EV_STARTED,
+	STORE_PS_EV_FINISHED,
+	STORE_PS_RUN_INSERT,
+	STORE_PS_AUDIT_ADD,
 	STORE_PS_COUNT,
 };
+_Static_assert(STORE_PS_COUNT <= 32, "store_conn.prepared has 32 bits");
 
 struct store_stmt {
 	enum store_ps ps;

@@ -49,7 +49,7 @@ static const struct store_stmt store_st_run_by_key = {
 
 /* A taken idempotency key inserts nothing; the caller looks again. */
 static const struct store_stmt store_st_run_insert = {
-        STORE_PS_NONE, "run_insert", 7,
+        STORE_PS_RUN_INSERT, "run_insert", 7,
         "INSERT INTO task_runs (task_name, node_id, params, device_path,"
         " idempotency_key, request_hash, created_by)"
         " VALUES ($1, $2::uuid, $3::jsonb, $4, $5, $6, coalesce($7, ''))"
