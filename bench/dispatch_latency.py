@@ -34,13 +34,19 @@ def measure(api, node_id, runs, phases=None):
         t0 = time.perf_counter()
         status, run = api.post("/task/runs",
                                {"taskName": "node.ping", "nodeId": node_id})
+        t_post = time.perf_counter()
         if status != 201:
             raise SystemExit("POST /task/runs: %d %r" % (status, run))
         path = "/task/run/" + run["id"]
         seen_running = None
+        gets = 0
         while True:
+            t_get = time.perf_counter()
             status, run = api.get(path)
             now = time.perf_counter()
+            gets += 1
+            if phases is not None:
+                phases.setdefault("GET", []).append((now - t_get) * 1000)
             state = run["state"]
             if state != "pending" and seen_running is None:
                 seen_running = now
@@ -54,6 +60,8 @@ def measure(api, node_id, runs, phases=None):
         to_running.append((seen_running - t0) * 1000)
         to_completed.append((now - t0) * 1000)
         if phases is not None:
+            phases.setdefault("POST", []).append((t_post - t0) * 1000)
+            phases.setdefault("GETs per run", []).append(gets)
             c, st, e = (parse_time(run[k]) for k in
                         ("createdAt", "startedAt", "completedAt"))
             phases.setdefault("created -> started", []).append(
@@ -129,9 +137,11 @@ def main():
             r, c = summary(to_running), summary(to_completed)
             report("POST -> running", r)
             report("POST -> completed", c)
-            print("  run timestamps (ms resolution): " + ", ".join(
-                "%s p50 %.1f ms" % (k, ntbench.median(v))
-                for k, v in phases.items()), flush=True)
+            print("  parts (p50; run timestamps have ms resolution): "
+                  + ", ".join("%s %.2f%s" % (k, ntbench.median(v),
+                                             "" if k.startswith("GETs")
+                                             else " ms")
+                              for k, v in phases.items()), flush=True)
             rows.append((n, "%.2f" % r["p50"], "%.2f" % r["p99"],
                          "%.2f" % c["p50"], "%.2f" % c["p99"]))
             if sim is not None:
