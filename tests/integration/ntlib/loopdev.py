@@ -28,7 +28,7 @@ class LoopDevice:
         self._undo = cleanup.register(self.destroy)
 
     @classmethod
-    def create(cls, size=6 * GIB, read_only=False):
+    def create(cls, size=6 * GIB, read_only=False, direct_io=False):
         tmpdir = tempfile.mkdtemp(prefix="nt-loop-")
         backing = os.path.join(tmpdir, "disk.img")
         with open(backing, "wb") as f:
@@ -36,6 +36,10 @@ class LoopDevice:
         args = ["losetup", "-f", "--show"]
         if read_only:
             args.append("-r")
+        if direct_io:
+            # The loop driver then writes the backing file with O_DIRECT,
+            # as a disk takes writes, rather than into the page cache.
+            args.append("--direct-io=on")
         try:
             path = _run(args + [backing]).stdout.strip()
         except subprocess.CalledProcessError as e:
