@@ -96,6 +96,7 @@ struct store_ev_run {
 
 struct store_ev_batch {
 	struct store_conn *c;
+	struct store_pipe pipe;
 	struct store_ev_run *runs;
 	size_t nruns;
 	int64_t ttl_ms;
@@ -129,14 +130,12 @@ store_ev_collect(struct store_ev_batch *b, const struct store_event *ev,
 	return NT_OK;
 }
 
+/* Queues the lock of the batch's runs that belong to the node. */
 static int
-store_ev_lock(struct store_ev_batch *b, const char *node_id)
+store_ev_lock_send(struct store_ev_batch *b, const char *node_id)
 {
 	struct store_buf ids = {0};
-	struct store_ev_run *run;
-	char id[NT_UUID_BUFLEN];
 	const char *p[2];
-	PGresult *r;
 	int rv;
 
 	for (size_t i = 0; i < b->nruns; i++)
@@ -146,10 +145,17 @@ store_ev_lock(struct store_ev_batch *b, const char *node_id)
 		return NT_ENOMEM;
 	}
 	p[1] = node_id;
-	rv = store_exec(b->c, &store_st_ev_lock, p, &r);
+	rv = store_pipe_send(&b->pipe, &store_st_ev_lock, p, true);
 	store_buf_fini(&ids);
-	if (rv != NT_OK)
-		return rv;
+	return rv;
+}
+
+static void
+store_ev_lock_read(struct store_ev_batch *b, const PGresult *r)
+{
+	struct store_ev_run *run;
+	char id[NT_UUID_BUFLEN];
+
 	for (int i = 0; i < PQntuples(r); i++) {
 		store_copy(id, sizeof(id), r, i, 0);
 		if ((run = store_ev_find(b, id)) == NULL)
@@ -158,21 +164,14 @@ store_ev_lock(struct store_ev_batch *b, const char *node_id)
 		run->last_seq = store_i64(r, i, 1);
 		run->log_count = store_i64(r, i, 2);
 	}
-	PQclear(r);
-	return NT_OK;
 }
 
-/* Runs a statement whose result is not needed. */
+/* Queues a statement whose result is not needed. */
 static int
 store_ev_exec(struct store_ev_batch *b, const struct store_stmt *st,
               const char *const *p)
 {
-	PGresult *r;
-	int rv;
-
-	rv = store_exec(b->c, st, p, &r);
-	PQclear(r);
-	return rv;
+	return store_pipe_send(&b->pipe, st, p, false);
 }
 
 static bool
@@ -426,22 +425,48 @@ store_ev_bump(struct store_ev_batch *b)
 	return rv;
 }
 
+/*
+ * Two round trips: BEGIN and the lock, whose result decides what each
+ * event is; then every write and COMMIT together.
+ */
+/*
+ * Two round trips: BEGIN with the lock, whose result decides what each
+ * event is; then every write and the COMMIT together.
+ */
 static int
 store_ev_tx(struct store_ev_batch *b, const char *node_id,
             const struct store_event *ev, size_t n,
             enum store_event_outcome *outcome)
 {
-	int rv;
+	PGresult *locked = NULL;
+	int rv, end;
 
-	if ((rv = store_begin(b->c)) != NT_OK)
+	if ((rv = store_pipe_begin(&b->pipe, b->c)) != NT_OK)
 		return rv;
-	if ((rv = store_ev_lock(b, node_id)) != NT_OK)
+	rv = store_pipe_command(&b->pipe, "BEGIN");
+	if (rv == NT_OK)
+		rv = store_ev_lock_send(b, node_id);
+	end = store_pipe_end(&b->pipe, &locked);
+	if (rv == NT_OK)
+		rv = end;
+	if (rv != NT_OK)
+		goto fail;
+	store_ev_lock_read(b, locked);
+	PQclear(locked);
+	if ((rv = store_pipe_begin(&b->pipe, b->c)) != NT_OK)
 		goto fail;
 	for (size_t i = 0; i < n && rv == NT_OK; i++)
 		outcome[i] = store_ev_one(b, &ev[i], &rv);
-	if (rv == NT_OK && (rv = store_ev_flush_logs(b)) == NT_OK &&
-	    (rv = store_ev_bump(b)) == NT_OK &&
-	    (rv = store_commit(b->c)) == NT_OK)
+	if (rv == NT_OK)
+		rv = store_ev_flush_logs(b);
+	if (rv == NT_OK)
+		rv = store_ev_bump(b);
+	if (rv == NT_OK)
+		rv = store_pipe_command(&b->pipe, "COMMIT");
+	end = store_pipe_end(&b->pipe, NULL);
+	if (rv == NT_OK)
+		rv = end;
+	if (rv == NT_OK)
 		return NT_OK;
 fail:
 	store_rollback(b->c);

@@ -91,6 +91,43 @@ int store_exec(struct store_conn *c, const struct store_stmt *st,
 int store_exec1(struct store *s, const struct store_stmt *st,
                 const char *const *params, PGresult **res);
 int store_begin(struct store_conn *c);
+/* Classifies a finished statement's result (NT_OK, NT_ECONFLICT, ...). */
+int store_check(struct store_conn *c, PGresult *r, const char *what);
+
+/* ---- pipelines (store_pipe.c) ---- */
+
+/* Statements queued before their results are read (one sync each). */
+#define STORE_PIPE_MAX 64
+
+enum store_pipe_kind {
+	STORE_PIPE_STMT,    /* a statement: only its outcome counts */
+	STORE_PIPE_KEEP,    /* a statement whose result the caller wants */
+	STORE_PIPE_PREPARE, /* a PQsendPrepare: marks it prepared */
+};
+
+struct store_pipe {
+	struct store_conn *c;
+	int rv;             /* the first failure; nothing is sent after it */
+	int n;              /* queued and not yet read */
+	uint32_t preparing; /* prepared in this pipeline, not yet confirmed */
+	enum store_pipe_kind kinds[STORE_PIPE_MAX];
+	enum store_ps ps[STORE_PIPE_MAX];
+	const char *names[STORE_PIPE_MAX];
+	PGresult *kept; /* the last STORE_PIPE_KEEP result */
+};
+
+/*
+ * Usage: store_pipe_begin(); store_pipe_send() or store_pipe_command()
+ * as often as needed (results are read every STORE_PIPE_MAX); then
+ * store_pipe_end(), which reads the rest and returns the first failure.
+ * *res (may be NULL) gets the result of the statement sent with keep.
+ * On failure inside a transaction the caller rolls back as usual.
+ */
+int store_pipe_begin(struct store_pipe *p, struct store_conn *c);
+int store_pipe_send(struct store_pipe *p, const struct store_stmt *st,
+                    const char *const *params, bool keep);
+int store_pipe_command(struct store_pipe *p, const char *sql);
+int store_pipe_end(struct store_pipe *p, PGresult **res);
 int store_commit(struct store_conn *c);
 void store_rollback(struct store_conn *c);
 /* Runs a fixed, parameterless command (BEGIN, a migration's text). */

@@ -325,7 +325,7 @@ store_state_err(const char *st)
 }
 
 /* Classifies a finished statement; logs what callers cannot expect. */
-static int
+int
 store_check(struct store_conn *c, PGresult *r, const char *what)
 {
 	const char *st, *cn;
