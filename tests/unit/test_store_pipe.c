@@ -31,6 +31,16 @@ tst_insert_n(struct store_pipe *p, int from, int to)
 	}
 }
 
+/* A table to write, a connection, a pipeline with BEGIN sent. */
+static void
+tst_pipe_open(struct store_conn **c, struct store_pipe *p)
+{
+	PQclear(tst_sql("CREATE TABLE pipe_t (n int PRIMARY KEY)"));
+	cr_assert_eq(store_conn_get(tst_store, c), NT_OK);
+	cr_assert_eq(store_pipe_begin(p, *c), NT_OK);
+	cr_assert_eq(store_pipe_command(p, "BEGIN"), NT_OK);
+}
+
 /* More statements than one sync takes: every one of them is applied. */
 Test(store_pipe, long_pipeline_in_one_transaction)
 {
@@ -38,10 +48,7 @@ Test(store_pipe, long_pipeline_in_one_transaction)
 	struct store_pipe p;
 	PGresult *r = NULL;
 
-	PQclear(tst_sql("CREATE TABLE pipe_t (n int PRIMARY KEY)"));
-	cr_assert_eq(store_conn_get(tst_store, &c), NT_OK);
-	cr_assert_eq(store_pipe_begin(&p, c), NT_OK);
-	cr_assert_eq(store_pipe_command(&p, "BEGIN"), NT_OK);
+	tst_pipe_open(&c, &p);
 	tst_insert_n(&p, 1, 3 * STORE_PIPE_MAX + 5);
 	cr_assert_eq(store_pipe_send(&p, &tst_count, NULL, true), NT_OK);
 	cr_assert_eq(store_pipe_command(&p, "COMMIT"), NT_OK);
@@ -63,10 +70,7 @@ Test(store_pipe, failure_rolls_back_and_connection_stays_usable)
 	struct store_pipe p;
 	PGresult *r = NULL;
 
-	PQclear(tst_sql("CREATE TABLE pipe_t (n int PRIMARY KEY)"));
-	cr_assert_eq(store_conn_get(tst_store, &c), NT_OK);
-	cr_assert_eq(store_pipe_begin(&p, c), NT_OK);
-	cr_assert_eq(store_pipe_command(&p, "BEGIN"), NT_OK);
+	tst_pipe_open(&c, &p);
 	tst_insert_n(&p, 1, 10);
 	/* Division by zero: a data error (22012). */
 	cr_assert_eq(store_pipe_send(&p, &tst_fail, zero, false), NT_OK);
@@ -95,10 +99,7 @@ Test(store_pipe, failure_in_an_early_chunk_stops_sending)
 	const char *params[] = {v};
 	int rv = NT_OK, sent = 0;
 
-	PQclear(tst_sql("CREATE TABLE pipe_t (n int PRIMARY KEY)"));
-	cr_assert_eq(store_conn_get(tst_store, &c), NT_OK);
-	cr_assert_eq(store_pipe_begin(&p, c), NT_OK);
-	cr_assert_eq(store_pipe_command(&p, "BEGIN"), NT_OK);
+	tst_pipe_open(&c, &p);
 	cr_assert_eq(store_pipe_send(&p, &tst_fail, zero, false), NT_OK);
 	for (int i = 1; i <= 3 * STORE_PIPE_MAX && rv == NT_OK; i++) {
 		snprintf(v, sizeof(v), "%d", i);
