@@ -87,6 +87,9 @@ void store_conn_put(struct store *s, struct store_conn *c);
  */
 int store_exec(struct store_conn *c, const struct store_stmt *st,
                const char *const *params, PGresult **res);
+/* store_exec with binary results (prepared statements only). */
+int store_exec_binary(struct store_conn *c, const struct store_stmt *st,
+                      const char *const *params, PGresult **res);
 /* store_exec on a borrowed connection, for single-statement calls. */
 int store_exec1(struct store *s, const struct store_stmt *st,
                 const char *const *params, PGresult **res);
@@ -143,6 +146,14 @@ int64_t store_i64(const PGresult *r, int row, int col);
 bool store_bool(const PGresult *r, int row, int col);
 /* strdup of the value; NULL for SQL NULL; sets *err = NT_ENOMEM on OOM. */
 char *store_dup(const PGresult *r, int row, int col, int *err);
+/*
+ * Binary-format columns (store_exec_binary): a uuid as text ("" for
+ * NULL), a timestamptz as microseconds since the epoch (0 for NULL).
+ * Text columns read with store_copy()/store_dup() in either format.
+ */
+void store_bin_uuid(char out[NT_UUID_BUFLEN], const PGresult *r, int row,
+                    int col);
+int64_t store_bin_ts_us(const PGresult *r, int row, int col);
 /* calloc of n items (at least one, so NULL always means OOM). */
 void *store_calloc(size_t n, size_t size);
 /* True when s is a UUID; out (may be NULL) receives it lowercased. */

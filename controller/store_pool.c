@@ -400,6 +400,34 @@ store_exec(struct store_conn *c, const struct store_stmt *st,
 	return NT_OK;
 }
 
+/*
+ * store_exec with results in binary: uuids, timestamps and numbers come
+ * as they are stored, with no text formatting in the server and no
+ * parsing here. Only for statements whose rows are read with the
+ * store_bin_*() helpers (text columns read as usual).
+ */
+int
+store_exec_binary(struct store_conn *c, const struct store_stmt *st,
+                  const char *const *params, PGresult **res)
+{
+	PGresult *r;
+	int rv;
+
+	*res = NULL;
+	if (st->ps == STORE_PS_NONE)
+		return NT_EINVAL;
+	if ((c->prepared & (1u << st->ps)) == 0 &&
+	    (rv = store_prepare(c, st)) != NT_OK)
+		return rv;
+	r = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 1);
+	if ((rv = store_check(c, r, st->name)) != NT_OK) {
+		PQclear(r);
+		return rv;
+	}
+	*res = r;
+	return NT_OK;
+}
+
 int
 store_exec1(struct store *s, const struct store_stmt *st,
             const char *const *params, PGresult **res)
@@ -504,6 +532,50 @@ store_dup(const PGresult *r, int row, int col, int *err)
 	if ((d = strdup(v)) == NULL)
 		*err = NT_ENOMEM;
 	return d;
+}
+
+/* PostgreSQL's timestamps count from 2000-01-01, ours from 1970. */
+#define STORE_PG_EPOCH_US 946684800000000LL
+
+static uint64_t
+store_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void
+store_bin_uuid(char out[NT_UUID_BUFLEN], const PGresult *r, int row, int col)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *b;
+	char *o = out;
+
+	out[0] = '\0';
+	if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 16)
+		return;
+	b = (const unsigned char *)PQgetvalue(r, row, col);
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 0x0f];
+	}
+	*o = '\0';
+}
+
+int64_t
+store_bin_ts_us(const PGresult *r, int row, int col)
+{
+	const unsigned char *b;
+
+	if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+		return 0;
+	b = (const unsigned char *)PQgetvalue(r, row, col);
+	return (int64_t)store_be(b, 8) + STORE_PG_EPOCH_US;
 }
 
 void *

@@ -13,12 +13,14 @@
 #include "nt_err.h"
 #include "store_internal.h"
 
-/* What struct store_run holds, all from the run row (002_run_reads). */
-#define STORE_RUN_COLS                                                      \
-	"r.id, r.task_name, r.state, r.node_id, r.node_hostname,"           \
-	" ts_us(r.created_at), ts_us(r.started_at), ts_us(r.completed_at)," \
-	" r.error, r.params::text, r.result::text,"                         \
-	" r.open_question_id,"                                              \
+/*
+ * What struct store_run holds, all from the run row (002_run_reads), read
+ * in binary (store_run_row): these reads are the API's hottest.
+ */
+#define STORE_RUN_COLS                                                  \
+	"r.id, r.task_name, r.state, r.node_id, r.node_hostname,"       \
+	" r.created_at, r.started_at, r.completed_at,"                  \
+	" r.error, r.params::text, r.result::text, r.open_question_id," \
 	" coalesce(r.device_path, '')"
 
 static const struct store_stmt store_st_run_get = {
@@ -105,19 +107,18 @@ store_run_row(struct store_run *o, const PGresult *r, int i)
 	int err = NT_OK;
 
 	memset(o, 0, sizeof(*o));
-	store_copy(o->id, sizeof(o->id), r, i, 0);
+	store_bin_uuid(o->id, r, i, 0);
 	store_copy(o->task_name, sizeof(o->task_name), r, i, 1);
 	store_copy(o->state, sizeof(o->state), r, i, 2);
-	store_copy(o->node_id, sizeof(o->node_id), r, i, 3);
+	store_bin_uuid(o->node_id, r, i, 3);
 	store_copy(o->node_hostname, sizeof(o->node_hostname), r, i, 4);
-	o->created_at_us = store_i64(r, i, 5);
-	o->started_at_us = store_i64(r, i, 6);
-	o->completed_at_us = store_i64(r, i, 7);
+	o->created_at_us = store_bin_ts_us(r, i, 5);
+	o->started_at_us = store_bin_ts_us(r, i, 6);
+	o->completed_at_us = store_bin_ts_us(r, i, 7);
 	o->error = store_dup(r, i, 8, &err);
 	o->params = store_dup(r, i, 9, &err);
 	o->result = store_dup(r, i, 10, &err);
-	store_copy(o->pending_question_id, sizeof(o->pending_question_id), r, i,
-	           11);
+	store_bin_uuid(o->pending_question_id, r, i, 11);
 	store_copy(o->device_path, sizeof(o->device_path), r, i, 12);
 	if (err != NT_OK)
 		store_run_fini(o);
@@ -131,7 +132,7 @@ store_run_get_on(struct store_conn *c, const char *id, struct store_run *out)
 	PGresult *r;
 	int rv;
 
-	if ((rv = store_exec(c, &store_st_run_get, p, &r)) != NT_OK)
+	if ((rv = store_exec_binary(c, &store_st_run_get, p, &r)) != NT_OK)
 		return rv;
 	rv = PQntuples(r) == 1 ? store_run_row(out, r, 0) : NT_ENOTFOUND;
 	PQclear(r);
@@ -334,7 +335,7 @@ store_run_recent(struct store *s, const struct store_run_filter *f,
 		return rv;
 	if ((rv = store_conn_get(s, &c)) != NT_OK)
 		return rv;
-	if ((rv = store_exec(c, &store_st_run_recent, p, &r)) != NT_OK)
+	if ((rv = store_exec_binary(c, &store_st_run_recent, p, &r)) != NT_OK)
 		goto out;
 	rows = PQntuples(r);
 	if (rows == 0 && f->before != NULL) {

@@ -78,6 +78,30 @@ Test(store_runs, hostname_follows_the_node)
 	store_run_fini(&g);
 }
 
+/* Timestamps come back to the microsecond, before 2000 and after. */
+Test(store_runs, timestamps_exact)
+{
+	char node[NT_UUID_BUFLEN], id[NT_UUID_BUFLEN], sql[512];
+	struct store_run g;
+
+	tst_node("worker-01", node);
+	tst_run(node, "node.ping", NULL, id);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE task_runs SET"
+	         " created_at = '1999-12-31 23:59:59.999999+00',"
+	         " started_at = '2026-04-07 14:30:00.000001+00',"
+	         " completed_at = '2100-01-01 00:00:00.5+00' WHERE id = '%s'",
+	         id);
+	PQclear(tst_sql(sql));
+	cr_assert_eq(store_run_get(tst_store, id, &g), NT_OK);
+	cr_assert_str_eq(g.id, id);
+	cr_assert_str_eq(g.node_id, node);
+	cr_assert_eq(g.created_at_us, 946684799999999LL);
+	cr_assert_eq(g.started_at_us, 1775572200000001LL);
+	cr_assert_eq(g.completed_at_us, 4102444800500000LL);
+	store_run_fini(&g);
+}
+
 Test(store_runs, create_rejects_bad_input)
 {
 	char node[NT_UUID_BUFLEN], other[NT_UUID_BUFLEN], err[256];
