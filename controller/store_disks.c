@@ -163,9 +163,16 @@ out:
 	return rv;
 }
 
-static int
-store_disk_row(struct store_disk *d, const PGresult *r, int i)
+static void
+store_disk_fini_item(void *item)
 {
+	store_disk_fini(item);
+}
+
+static int
+store_disk_row(void *item, const PGresult *r, int i)
+{
+	struct store_disk *d = item;
 	int err = NT_OK;
 
 	store_copy(d->id, sizeof(d->id), r, i, 0);
@@ -191,9 +198,8 @@ store_disk_list(struct store *s, const char *node_id, struct store_disk **items,
 {
 	char id[NT_UUID_BUFLEN];
 	const char *p[] = {NULL};
-	struct store_disk *v;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*items = NULL;
 	*n = 0;
@@ -204,21 +210,10 @@ store_disk_list(struct store *s, const char *node_id, struct store_disk **items,
 	}
 	if ((rv = store_exec1(s, &store_st_disk_list, p, &r)) != NT_OK)
 		return rv;
-	rows = PQntuples(r);
-	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows && rv == NT_OK; i++)
-		rv = store_disk_row(&v[i], r, i);
+	rv = store_rows(r, sizeof(**items), store_disk_row,
+	                store_disk_fini_item, (void **)items, n);
 	PQclear(r);
-	if (rv != NT_OK) {
-		store_disk_free(v, (size_t)rows);
-		return rv;
-	}
-	*items = v;
-	*n = (size_t)rows;
-	return NT_OK;
+	return rv;
 }
 
 int

@@ -577,22 +577,30 @@ static const struct store_stmt store_st_expire = {
         "  RETURNING t.node_id)"
         " SELECT DISTINCT node_id FROM r"};
 
+static void
+store_work_fini(void *item)
+{
+	struct store_work *w = item;
+
+	free(w->params);
+	free(w->answer);
+	free(w->reason);
+}
+
 void
 store_work_free(struct store_work *items, size_t n)
 {
 	if (items == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		free(items[i].params);
-		free(items[i].answer);
-		free(items[i].reason);
-	}
+	for (size_t i = 0; i < n; i++)
+		store_work_fini(&items[i]);
 	free(items);
 }
 
 static int
-store_work_row(struct store_work *w, const PGresult *r, int i)
+store_work_row(void *item, const PGresult *r, int i)
 {
+	struct store_work *w = item;
 	int err = NT_OK;
 
 	w->kind = (enum store_work_kind)store_i64(r, i, 0);
@@ -611,9 +619,8 @@ store_work_for_node(struct store *s, const char *node_id,
 {
 	char nid[NT_UUID_BUFLEN];
 	const char *p[] = {nid};
-	struct store_work *v;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*items = NULL;
 	*n = 0;
@@ -621,20 +628,20 @@ store_work_for_node(struct store *s, const char *node_id,
 		return NT_EINVAL;
 	if ((rv = store_exec1(s, &store_st_work, p, &r)) != NT_OK)
 		return rv;
-	rows = PQntuples(r);
-	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows && rv == NT_OK; i++)
-		rv = store_work_row(&v[i], r, i);
+	rv = store_rows(r, sizeof(**items), store_work_row, store_work_fini,
+	                (void **)items, n);
 	PQclear(r);
-	if (rv != NT_OK) {
-		store_work_free(v, (size_t)rows);
-		return rv;
-	}
-	*items = v;
-	*n = (size_t)rows;
+	return rv;
+}
+
+static int
+store_active_row(void *item, const PGresult *r, int i)
+{
+	struct store_active_run *a = item;
+
+	store_copy(a->run_id, sizeof(a->run_id), r, i, 0);
+	store_copy(a->state, sizeof(a->state), r, i, 1);
+	a->last_event_seq = store_i64(r, i, 2);
 	return NT_OK;
 }
 
@@ -644,9 +651,8 @@ store_node_active_runs(struct store *s, const char *node_id,
 {
 	char nid[NT_UUID_BUFLEN];
 	const char *p[] = {nid};
-	struct store_active_run *v;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*items = NULL;
 	*n = 0;
@@ -654,20 +660,10 @@ store_node_active_runs(struct store *s, const char *node_id,
 		return NT_EINVAL;
 	if ((rv = store_exec1(s, &store_st_active, p, &r)) != NT_OK)
 		return rv;
-	rows = PQntuples(r);
-	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows; i++) {
-		store_copy(v[i].run_id, sizeof(v[i].run_id), r, i, 0);
-		store_copy(v[i].state, sizeof(v[i].state), r, i, 1);
-		v[i].last_event_seq = store_i64(r, i, 2);
-	}
+	rv = store_rows(r, sizeof(**items), store_active_row, NULL,
+	                (void **)items, n);
 	PQclear(r);
-	*items = v;
-	*n = (size_t)rows;
-	return NT_OK;
+	return rv;
 }
 
 /* Locks the runs with overdue questions; ids as an array literal. */
@@ -718,14 +714,20 @@ fail:
 	return rv;
 }
 
+static int
+store_node_id_row(void *item, const PGresult *r, int i)
+{
+	store_copy(item, NT_UUID_BUFLEN, r, i, 0);
+	return NT_OK;
+}
+
 int
 store_questions_expire(struct store *s, char (**nodes)[NT_UUID_BUFLEN],
                        size_t *n)
 {
-	char(*v)[NT_UUID_BUFLEN];
 	struct store_conn *c;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*nodes = NULL;
 	*n = 0;
@@ -733,17 +735,10 @@ store_questions_expire(struct store *s, char (**nodes)[NT_UUID_BUFLEN],
 		return rv;
 	rv = store_expire_tx(c, &r);
 	store_conn_put(s, c);
-	if (rv != NT_OK)
+	if (rv != NT_OK || r == NULL) /* r is NULL when nothing expired */
 		return rv;
-	rows = r != NULL ? PQntuples(r) : 0;
-	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows; i++)
-		store_copy(v[i], sizeof(v[i]), r, i, 0);
+	rv = store_rows(r, sizeof(**nodes), store_node_id_row, NULL,
+	                (void **)nodes, n);
 	PQclear(r);
-	*nodes = v;
-	*n = (size_t)rows;
-	return NT_OK;
+	return rv;
 }

@@ -154,6 +154,17 @@ char *store_dup(const PGresult *r, int row, int col, int *err);
 void store_bin_uuid(char out[NT_UUID_BUFLEN], const PGresult *r, int row,
                     int col);
 int64_t store_bin_ts_us(const PGresult *r, int row, int col);
+/* Fills one item from row i; NT_ENOMEM and the like on failure. */
+typedef int (*store_row_fn)(void *item, const PGresult *r, int i);
+/* Frees what an item holds (not the item); NULL when it holds nothing. */
+typedef void (*store_item_fini_fn)(void *item);
+/*
+ * Every row of r as a new array of size-byte items (*items, *n; at least
+ * one item is allocated). On failure nothing is left allocated. r stays
+ * the caller's.
+ */
+int store_rows(const PGresult *r, size_t size, store_row_fn row,
+               store_item_fini_fn fini, void **items, size_t *n);
 /* calloc of n items (at least one, so NULL always means OOM). */
 void *store_calloc(size_t n, size_t size);
 /* True when s is a UUID; out (may be NULL) receives it lowercased. */

@@ -88,32 +88,32 @@ store_key_lookup(struct store *s, const char *hash_hex,
 	return rv;
 }
 
+static int
+store_key_row(void *item, const PGresult *r, int i)
+{
+	struct store_key *k = item;
+
+	store_copy(k->name, sizeof(k->name), r, i, 0);
+	k->scope = store_scope_parse(store_val(r, i, 1));
+	k->created_at_us = store_i64(r, i, 2);
+	k->revoked_at_us = store_i64(r, i, 3);
+	return NT_OK;
+}
+
 int
 store_key_list(struct store *s, struct store_key **items, size_t *n)
 {
-	struct store_key *k;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*items = NULL;
 	*n = 0;
 	if ((rv = store_exec1(s, &store_st_key_list, NULL, &r)) != NT_OK)
 		return rv;
-	rows = PQntuples(r);
-	if ((k = store_calloc((size_t)rows, sizeof(*k))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows; i++) {
-		store_copy(k[i].name, sizeof(k[i].name), r, i, 0);
-		k[i].scope = store_scope_parse(store_val(r, i, 1));
-		k[i].created_at_us = store_i64(r, i, 2);
-		k[i].revoked_at_us = store_i64(r, i, 3);
-	}
+	rv = store_rows(r, sizeof(**items), store_key_row, NULL, (void **)items,
+	                n);
 	PQclear(r);
-	*items = k;
-	*n = (size_t)rows;
-	return NT_OK;
+	return rv;
 }
 
 void

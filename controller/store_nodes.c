@@ -239,9 +239,11 @@ store_node_insert(struct store *s, const struct store_node *node,
 	return rv == NT_ECONFLICT ? NT_EEXIST : rv;
 }
 
-static void
-store_node_row(struct store_node *n, const PGresult *r, int i)
+static int
+store_node_row(void *item, const PGresult *r, int i)
 {
+	struct store_node *n = item;
+
 	store_copy(n->id, sizeof(n->id), r, i, 0);
 	store_copy(n->hostname, sizeof(n->hostname), r, i, 1);
 	store_copy(n->state, sizeof(n->state), r, i, 2);
@@ -249,6 +251,7 @@ store_node_row(struct store_node *n, const PGresult *r, int i)
 	store_copy(n->agent_version, sizeof(n->agent_version), r, i, 4);
 	store_copy(n->address, sizeof(n->address), r, i, 5);
 	n->created_at_us = store_i64(r, i, 6);
+	return NT_OK;
 }
 
 int
@@ -264,10 +267,7 @@ store_node_get(struct store *s, const char *id, struct store_node *out)
 		return NT_EINVAL;
 	if ((rv = store_exec1(s, &store_st_node_get, p, &r)) != NT_OK)
 		return rv;
-	if (PQntuples(r) == 1)
-		store_node_row(out, r, 0);
-	else
-		rv = NT_ENOTFOUND;
+	rv = PQntuples(r) == 1 ? store_node_row(out, r, 0) : NT_ENOTFOUND;
 	PQclear(r);
 	return rv;
 }
@@ -275,25 +275,17 @@ store_node_get(struct store *s, const char *id, struct store_node *out)
 int
 store_node_list(struct store *s, struct store_node **items, size_t *n)
 {
-	struct store_node *v;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*items = NULL;
 	*n = 0;
 	if ((rv = store_exec1(s, &store_st_node_list, NULL, &r)) != NT_OK)
 		return rv;
-	rows = PQntuples(r);
-	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows; i++)
-		store_node_row(&v[i], r, i);
+	rv = store_rows(r, sizeof(**items), store_node_row, NULL,
+	                (void **)items, n);
 	PQclear(r);
-	*items = v;
-	*n = (size_t)rows;
-	return NT_OK;
+	return rv;
 }
 
 void

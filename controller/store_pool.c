@@ -578,6 +578,31 @@ store_bin_ts_us(const PGresult *r, int row, int col)
 	return (int64_t)store_be(b, 8) + STORE_PG_EPOCH_US;
 }
 
+int
+store_rows(const PGresult *r, size_t size, store_row_fn row,
+           store_item_fini_fn fini, void **items, size_t *n)
+{
+	int rows = PQntuples(r), done = 0, rv = NT_OK;
+	char *v;
+
+	*items = NULL;
+	*n = 0;
+	if ((v = store_calloc((size_t)rows, size)) == NULL)
+		return NT_ENOMEM;
+	for (; done < rows && rv == NT_OK; done++)
+		rv = row(v + (size_t)done * size, r, done);
+	if (rv != NT_OK) {
+		/* The failed row too: fini must take a half-filled item. */
+		for (int i = 0; fini != NULL && i < done; i++)
+			fini(v + (size_t)i * size);
+		free(v);
+		return rv;
+	}
+	*items = v;
+	*n = (size_t)rows;
+	return NT_OK;
+}
+
 void *
 store_calloc(size_t n, size_t size)
 {

@@ -75,9 +75,16 @@ store_question_free(struct store_question *items, size_t n)
 	free(items);
 }
 
-static int
-store_question_row(struct store_question *q, const PGresult *r, int i)
+static void
+store_question_fini_item(void *item)
 {
+	store_question_fini(item);
+}
+
+static int
+store_question_row(void *item, const PGresult *r, int i)
+{
+	struct store_question *q = item;
 	int err = NT_OK;
 
 	memset(q, 0, sizeof(*q));
@@ -102,29 +109,18 @@ int
 store_question_pending(struct store *s, struct store_question **items,
                        size_t *n)
 {
-	struct store_question *v;
 	PGresult *r;
-	int rv, rows;
+	int rv;
 
 	*items = NULL;
 	*n = 0;
 	if ((rv = store_exec1(s, &store_st_question_pending, NULL, &r)) !=
 	    NT_OK)
 		return rv;
-	rows = PQntuples(r);
-	if ((v = store_calloc((size_t)rows, sizeof(*v))) == NULL) {
-		PQclear(r);
-		return NT_ENOMEM;
-	}
-	for (int i = 0; i < rows && rv == NT_OK; i++)
-		if ((rv = store_question_row(&v[i], r, i)) != NT_OK)
-			store_question_free(v, (size_t)i);
+	rv = store_rows(r, sizeof(**items), store_question_row,
+	                store_question_fini_item, (void **)items, n);
 	PQclear(r);
-	if (rv != NT_OK)
-		return rv;
-	*items = v;
-	*n = (size_t)rows;
-	return NT_OK;
+	return rv;
 }
 
 int
