@@ -8,8 +8,9 @@
  * the link is the only part that lives on nng's threads.
  *
  * "nodetask-agent task-exec RUN_ID" is the task process the runner starts
- * (task.h); it shares this binary so a run executes exactly the agent's
- * code.
+ * (task.h), "nodetask-agent task-launcher" the helper that forks them
+ * (launcher.h); they share this binary so a run executes exactly the
+ * agent's code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@
 
 #include "agent_config.h"
 #include "inventory.h"
+#include "launcher.h"
 #include "link.h"
 #include "nt_err.h"
 #include "nt_hash.h"
@@ -677,7 +679,8 @@ agent_timeout(const struct agent *a, int64_t now)
 static int
 agent_fds(struct agent *a, size_t *n)
 {
-	size_t want = 2 + 3 * runner_count(&a->runner);
+	/* Ours, three per run, the launcher's exit reports. */
+	size_t want = 3 + 3 * runner_count(&a->runner);
 
 	if (want > a->fds_cap) {
 		struct pollfd *p = realloc(a->fds, want * sizeof(*p));
@@ -896,6 +899,9 @@ main(int argc, char **argv)
 	agent_std_fds();
 	if (argc >= 2 && strcmp(argv[1], "task-exec") == 0) {
 		return task_process_main(0, 1);
+	}
+	if (argc >= 2 && strcmp(argv[1], "task-launcher") == 0) {
+		return launcher_main(argc, argv);
 	}
 	if (agent_config_parse(&a.cfg, argc, argv, &action, err, sizeof(err)) !=
 	    NT_OK) {

@@ -1,12 +1,14 @@
 /*
  * runner.c: task processes and their events (see runner.h).
  *
- * Life of a run: fork + execve "task-exec" in a new process group ->
- * Started -> the task's stdout records and stderr lines become events ->
- * the leader exits -> whatever is left of its group is killed while the
- * leader is still a zombie (so the group id cannot be reused) -> the
- * pipes are drained -> Finished. A run ends only there, so Finished is
- * always its last event.
+ * Life of a run: the launcher forks the task process in a new process
+ * group (or, without a launcher, fork + execve "task-exec") -> Started
+ * -> the task's stdout records and stderr lines become events -> the
+ * leader exits -> whatever is left of its group is killed while the
+ * leader is still a zombie (so the group id cannot be reused; the
+ * launcher does this for its children) -> the pipes are drained ->
+ * Finished. A run ends only there, so Finished is always its last
+ * event.
  */
 #include "runner.h"
 
@@ -37,6 +39,8 @@ extern char **environ;
 #define RUNNER_LINE_MAX (256u * 1024)
 /* How long to wait for a killed leftover process group to go. */
 #define RUNNER_LEFTOVER_WAIT_MS 10000
+/* A launcher that died is started again after this long at the soonest. */
+#define RUNNER_LAUNCHER_RETRY_MS 5000
 
 typedef Nodetask__Link__RunEvent runner_event;
 
@@ -547,20 +551,36 @@ runner_close_pipes(int in[2], int out[2], int err[2])
 	}
 }
 
+static void runner_launcher_lost(struct runner *r);
+
+/* The launcher, started again if it died (at most every few seconds). */
+static bool
+runner_launcher_ready(struct runner *r)
+{
+	if (r->launcher_off)
+		return false;
+	if (launcher_up(&r->launcher))
+		return true;
+	if (r->launcher.started_ms != 0 &&
+	    nt_time_mono_ms() - r->launcher.started_ms <
+	            RUNNER_LAUNCHER_RETRY_MS)
+		return false;
+	if (launcher_start(&r->launcher, r->exe) != NT_OK) {
+		r->launcher_off = true;
+		return false;
+	}
+	return true;
+}
+
+/* fork + execve of "task-exec": without the launcher, or if it fails. */
 static int
-runner_spawn(struct runner *r, struct runner_run *run)
+runner_fork_exec(struct runner *r, struct runner_run *run, int in[2],
+                 int out[2], int err[2], pid_t *pidp)
 {
 	char *argv[] = {"nodetask-agent", "task-exec", run->id, NULL};
-	int in[2], out[2], err[2];
 	sigset_t all, old;
 	pid_t parent = getpid(), pid;
-	char state;
-	pid_t pg;
 
-	if (runner_pipes(in, out, err) != NT_OK) {
-		runner_close_pipes(in, out, err);
-		return NT_EIO;
-	}
 	/* No handler may run in the child before it resets them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -570,11 +590,39 @@ runner_spawn(struct runner *r, struct runner_run *run)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		runner_close_pipes(in, out, err);
 		return NT_EIO;
 	}
 	/* Also here, so a stop right away finds the group. */
 	(void)setpgid(pid, pid);
+	*pidp = pid;
+	return NT_OK;
+}
+
+static int
+runner_spawn(struct runner *r, struct runner_run *run)
+{
+	int in[2], out[2], err[2];
+	char state;
+	pid_t pg, pid;
+	bool tried;
+
+	if (runner_pipes(in, out, err) != NT_OK) {
+		runner_close_pipes(in, out, err);
+		return NT_EIO;
+	}
+	tried = runner_launcher_ready(r);
+	run->launched = tried && launcher_spawn(&r->launcher, run->id, in[0],
+	                                        out[1], err[1], &pid) == NT_OK;
+	if (tried && !run->launched && !launcher_up(&r->launcher)) {
+		/* A launcher that stopped answering was stopped, and its
+		 * task processes died with it. */
+		runner_launcher_lost(r);
+	}
+	if (!run->launched &&
+	    runner_fork_exec(r, run, in, out, err, &pid) != NT_OK) {
+		runner_close_pipes(in, out, err);
+		return NT_EIO;
+	}
 	run->pid = pid;
 	run->in_fd = in[1];
 	run->out_fd = out[0];
@@ -922,12 +970,13 @@ runner_finish(struct runner *r, struct runner_run *run, int status)
  * group, reap it, take the rest of its output, send Finished.
  */
 static void
-runner_end(struct runner *r, struct runner_run *run)
+runner_end(struct runner *r, struct runner_run *run, int status)
 {
-	int status = 0;
-
-	runner_signal(run, SIGKILL);
-	while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR) {
+	if (!run->launched) {
+		/* The launcher did this for its own children. */
+		runner_signal(run, SIGKILL);
+		while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR) {
+		}
 	}
 	runner_read(r, run, &run->out_fd, &run->out, runner_stdout_line);
 	runner_read(r, run, &run->err_fd, &run->err, runner_stderr_line);
@@ -944,6 +993,50 @@ runner_end(struct runner *r, struct runner_run *run)
 	}
 }
 
+/* Ends the runs whose task process the launcher has reaped. */
+static void
+runner_launcher_reports(struct runner *r)
+{
+	pid_t pid;
+	int status, rv;
+
+	while ((rv = launcher_read_exit(&r->launcher, &pid, &status)) ==
+	       NT_OK) {
+		for (struct runner_run *run = r->runs; run != NULL;
+		     run = run->next) {
+			if (run->launched && run->pid == pid) {
+				runner_end(r, run, status);
+				break;
+			}
+		}
+	}
+	if (rv == NT_EIO && r->launcher.pid > 0) {
+		launcher_stop(&r->launcher);
+		runner_launcher_lost(r);
+	}
+}
+
+/*
+ * The launcher is gone, and with it (parent-death signal) the leaders of
+ * its task processes: kill the rest of their groups and end the runs.
+ * A run that reported its result still ends with it.
+ */
+static void
+runner_launcher_lost(struct runner *r)
+{
+	struct runner_run *run = r->runs, *next;
+
+	nt_error("runner: the task launcher exited; its task processes were "
+	         "killed with it");
+	for (; run != NULL; run = next) {
+		next = run->next;
+		if (run->launched) {
+			runner_signal(run, SIGKILL);
+			runner_end(r, run, SIGKILL);
+		}
+	}
+}
+
 void
 runner_reap(struct runner *r)
 {
@@ -954,11 +1047,17 @@ runner_reap(struct runner *r)
 		next = run->next;
 		memset(&si, 0, sizeof(si));
 		/* WNOWAIT: the zombie keeps the group id ours until reaped. */
-		if (waitid(P_PID, (id_t)run->pid, &si,
+		if (!run->launched &&
+		    waitid(P_PID, (id_t)run->pid, &si,
 		           WEXITED | WNOHANG | WNOWAIT) == 0 &&
 		    si.si_pid == run->pid) {
-			runner_end(r, run);
+			runner_end(r, run, 0);
 		}
+	}
+	/* Reports it sent before it died still count. */
+	runner_launcher_reports(r);
+	if (launcher_exited(&r->launcher)) {
+		runner_launcher_lost(r);
 	}
 }
 
@@ -1165,6 +1264,9 @@ runner_pollfds(const struct runner *r, struct pollfd *fds, size_t max)
 {
 	size_t n = 0;
 
+	if (r->launcher.exit_fd >= 0 && n < max) {
+		fds[n++] = (struct pollfd){r->launcher.exit_fd, POLLIN, 0};
+	}
 	for (const struct runner_run *run = r->runs; run != NULL;
 	     run = run->next) {
 		if (run->out_fd >= 0 && n < max) {
@@ -1185,6 +1287,10 @@ runner_handle(struct runner *r, const struct pollfd *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (fds[i].revents == 0) {
+			continue;
+		}
+		if (fds[i].fd == r->launcher.exit_fd) {
+			runner_launcher_reports(r);
 			continue;
 		}
 		for (struct runner_run *run = r->runs; run != NULL;
@@ -1248,6 +1354,7 @@ runner_init(struct runner *r, const struct runner_config *cfg,
 	size_t n = 0;
 
 	memset(r, 0, sizeof(*r));
+	launcher_init(&r->launcher);
 	r->ops = *ops;
 	r->arg = arg;
 	r->grace_ms = cfg->grace_ms > 0 ? cfg->grace_ms : 10000;
@@ -1295,11 +1402,14 @@ runner_fini(struct runner *r)
 	for (run = r->runs; run != NULL; run = next) {
 		next = run->next;
 		runner_signal(run, SIGKILL);
-		while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR) {
+		while (!run->launched && waitpid(run->pid, NULL, 0) < 0 &&
+		       errno == EINTR) {
 		}
 		runner_record_remove(r, run->id);
 		runner_run_free(run);
 	}
+	/* Its task processes die with it. */
+	launcher_stop(&r->launcher);
 	for (size_t i = 0; i < RUNNER_DONE_MAX; i++) {
 		free(r->done_ring[i]);
 	}

@@ -2,9 +2,11 @@
  * runner.h: runs each dispatched task as a child process and turns what
  * it prints into run events.
  *
- * A run is "nodetask-agent task-exec RUN_ID" (the agent's own binary,
- * fork + execve) leading its own process group, with pipes for stdin,
- * stdout and stderr (the protocol of task.h). The runner belongs to the
+ * A run is a "nodetask-agent task-exec RUN_ID" process (the agent's own
+ * code) leading its own process group, with pipes for stdin, stdout and
+ * stderr (the protocol of task.h). It is forked by the task launcher
+ * (launcher.h), or with fork + execve when there is none. The runner
+ * belongs to the
  * agent's main loop: its descriptors are polled there, and SIGCHLD and
  * timer ticks are handed to it. It is not thread-safe.
  *
@@ -22,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "launcher.h"
 #include "link.pb-c.h"
 #include "nt_map.h"
 #include "nt_uuid.h"
@@ -57,8 +60,9 @@ struct runner_run {
 	struct runner_run *next;
 	char id[NT_UUID_BUFLEN];
 	char task[128];
-	char *device; /* params.devicePath as resolved; NULL: none */
-	pid_t pid;    /* also the process group */
+	char *device;  /* params.devicePath as resolved; NULL: none */
+	pid_t pid;     /* also the process group */
+	bool launched; /* the launcher's child, not ours (launcher.h) */
 	unsigned long long start_time; /* /proc/PID/stat field 22 */
 	int in_fd, out_fd, err_fd;     /* -1 once closed */
 	struct runner_buf in, out, err;
@@ -91,6 +95,8 @@ struct runner {
 	struct nt_map active;  /* run id -> runner_run */
 	struct nt_map devices; /* device path -> runner_run */
 	struct nt_map done;    /* run ids that ended in this process */
+	struct launcher launcher;
+	bool launcher_off; /* it failed: execve for every run */
 	char *done_ring[RUNNER_DONE_MAX];
 	size_t done_next;
 };

@@ -2,10 +2,11 @@
  * task.h: how a task runs, and the pipe protocol between the agent and a
  * task process.
  *
- * Every run executes in its own process: the agent (runner.c) starts
- * "nodetask-agent task-exec RUN_ID" (its own binary, fork + execve, no
- * shell) as the leader of a new process group, so a cancel can signal the
- * run and everything it started at once.
+ * Every run executes in its own process, "nodetask-agent task-exec
+ * RUN_ID" (the agent's own code, no shell; forked by the task launcher,
+ * launcher.h, or else started with fork + execve by runner.c), as the
+ * leader of a new process group, so a cancel can signal the run and
+ * everything it started at once.
  *
  * Agent -> task, on the task's standard input, one JSON object per line:
  *   1st line: {"runId": "...", "taskName": "disk.wipe", "params": {...},

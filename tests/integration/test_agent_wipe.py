@@ -6,10 +6,12 @@ run, watch its state and logs, answer its question, cancel it.
 """
 
 import os
+import signal
 import time
 
 from ntlib import main
-from ntlib.agentcase import AgentTestCase, run_processes
+from ntlib.agentcase import (AgentTestCase, children, cmdline, parent,
+                             run_processes)
 
 PROMPT = "Disk %s contains existing data. Proceed with wipe?"
 MIB = 1024 * 1024
@@ -151,6 +153,36 @@ class WipeTest(AgentTestCase):
         self.assertEqual(done["state"], "completed", done)
         self.assertEqual(dev.signatures(), "")
         self.assertEqual(dev.read(0, MIB), bytes(MIB))
+
+    def test_launcher_killed_during_run(self):
+        """The helper process that starts task processes (the launcher)
+        dies in the middle of a full wipe: the run ends failed, none of
+        its processes survive, and the next run still works."""
+        agent = self.agents[0]
+        dev = self.loop()
+        run = self.create_run(agent.id, "disk.wipe",
+                              {"devicePath": dev.path, "mode": "full",
+                               "confirm": True})
+        self.wait_state(run["id"], "running", 30)
+        pids = self.wait_for(lambda: run_processes(run["id"]), 10,
+                             what="the run's process")
+        launchers = [p for p in children(agent.proc.pid)
+                     if cmdline(p)[1:2] == ["task-launcher"]]
+        self.assertEqual(len(launchers), 1, launchers)
+        # The task process is the launcher's child, shown by its run id.
+        self.assertIn(launchers[0], [parent(p) for p in pids])
+        self.assertEqual(cmdline(pids[0])[1:3], ["task-exec", run["id"]])
+        os.kill(launchers[0], signal.SIGKILL)
+        done = self.wait_state(run["id"], ("completed", "failed",
+                                           "canceled"), 30)
+        self.assertEqual(done["state"], "failed", done)
+        self.assertIn("killed by signal 9", done["error"])
+        self.wait_for(lambda: not run_processes(run["id"]), 5, 0.05,
+                      "the run's processes to be gone")
+        ping = self.create_run(agent.id, "node.ping")
+        done = self.wait_state(ping["id"], ("completed", "failed",
+                                            "canceled"), 30)
+        self.assertEqual(done["state"], "completed", done)
 
     def test_cancel_during_full_wipe(self):
         dev = self.loop()

@@ -208,6 +208,32 @@ class AgentTestCase(TracksFailures):
         return lines
 
 
+def cmdline(pid):
+    """The arguments of process pid ([] when it is gone)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def parent(pid):
+    """The parent pid of pid (0 when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rfind(")") + 2:].split()[1])
+
+
+def children(pid):
+    """Pids whose parent is pid."""
+    return [int(e) for e in os.listdir("/proc")
+            if e.isdigit() and parent(int(e)) == pid]
+
+
 def run_processes(run_id):
     """Pids of processes whose command line names run_id (task-exec)."""
     pids = []
