@@ -4,10 +4,12 @@
 Attaches 4 loop devices (sparse 1 GiB files), starts a private
 PostgreSQL, the controller and the real nodetask-agent (enrolled with a
 token), waits until the node is online and the controller lists the 4
-loop devices among its disks, lets it idle for --idle seconds (several
-long polls), and prints its VmRSS, VmHWM and PSS, median of --samples
-readings. Baseline in the same run: bench/nt_idle_nng, a process that
-only holds one nng socket dialed to the same controller.
+loop devices among its disks, runs one node.ping (so the agent's task
+launcher, started at the first run, exists), lets it idle for --idle
+seconds (several long polls), and prints VmRSS, VmHWM and PSS of the
+agent and of its launcher, median of --samples readings. Baseline in
+the same run: bench/nt_idle_nng, a process that only holds one nng
+socket dialed to the same controller.
 
     bench/agent_footprint.py [--idle 15] [--samples 5]
 """
@@ -77,8 +79,19 @@ def main():
                 raise SystemExit("agent not online with its disks: %r"
                                  % (paths,))
             time.sleep(0.2)
+        status, run = api.post("/task/runs", {"taskName": "node.ping",
+                                              "nodeId": node_id})
+        while api.get("/task/run/" + run["id"])[1]["state"] in (
+                "pending", "running"):
+            time.sleep(0.1)
+        from ntlib.agentcase import children, cmdline
+        launchers = [p for p in children(agent.proc.pid)
+                     if cmdline(p)[1:2] == ["task-launcher"]]
         time.sleep(args.idle)
         rss, hwm, pss = sample(agent.proc.pid, args.samples)
+        l_rss = l_pss = 0
+        if launchers:
+            l_rss, _, l_pss = sample(launchers[0], args.samples)
         base = subprocess.Popen([ntbench.tool("nt_idle_nng"), url],
                                 stdout=subprocess.PIPE, text=True)
         base.stdout.readline()
@@ -90,12 +103,18 @@ def main():
               "%.2f MB"
               % (len(disks), len(devs), rss / 1024, hwm / 1024, pss / 1024,
                  b_rss / 1024, b_pss / 1024, (rss - b_rss) / 1024))
+        print("task launcher: %s"
+              % ("RSS %.2f MB (PSS %.2f MB); agent + launcher PSS %.2f MB"
+                 % (l_rss / 1024, l_pss / 1024, (pss + l_pss) / 1024)
+                 if launchers else "none (tasks start with execve)"))
         print()
         print(ntbench.table(
             [("%.2f" % (rss / 1024), "%.2f" % (hwm / 1024),
-              "%.2f" % (pss / 1024), "%.2f" % (b_rss / 1024),
+              "%.2f" % (pss / 1024), "%.2f" % (l_rss / 1024),
+              "%.2f" % (l_pss / 1024), "%.2f" % (b_rss / 1024),
               len(disks))],
             ["agent RSS MB", "agent peak RSS MB", "agent PSS MB",
+             "launcher RSS MB", "launcher PSS MB",
              "nng-only process RSS MB", "disks reported"]))
     finally:
         if base is not None:
