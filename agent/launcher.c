@@ -52,6 +52,28 @@ struct launcher_exit {
 	int32_t status;
 };
 
+/* A request as sent and received, with room for its descriptors. */
+struct launcher_msg {
+	struct launcher_req rq;
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg;
+};
+
+static void
+launcher_msg_init(struct launcher_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->iov = (struct iovec){&m->rq, sizeof(m->rq)};
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->ctl.buf;
+	m->msg.msg_controllen = sizeof(m->ctl.buf);
+}
+
 static void
 launcher_close(int *fd)
 {
@@ -179,32 +201,21 @@ int
 launcher_spawn(struct launcher *l, const char *run_id, int in, int out, int err,
                pid_t *pid)
 {
-	struct launcher_req rq;
-	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {&rq, sizeof(rq)};
-	struct msghdr msg = {0};
+	struct launcher_msg m;
 	struct cmsghdr *cm;
 	int fds[3] = {in, out, err};
 	int32_t answer = 0;
 
 	if (!launcher_up(l))
 		return NT_ECLOSED;
-	memset(&rq, 0, sizeof(rq));
-	snprintf(rq.run_id, sizeof(rq.run_id), "%s", run_id);
-	memset(&ctl, 0, sizeof(ctl));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof(ctl.buf);
-	cm = CMSG_FIRSTHDR(&msg);
+	launcher_msg_init(&m);
+	snprintf(m.rq.run_id, sizeof(m.rq.run_id), "%s", run_id);
+	cm = CMSG_FIRSTHDR(&m.msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(fds));
 	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	if (sendmsg(l->req_fd, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(rq) ||
+	if (sendmsg(l->req_fd, &m.msg, MSG_NOSIGNAL) != (ssize_t)sizeof(m.rq) ||
 	    launcher_recv_wait(l->req_fd, &answer, sizeof(answer)) !=
 	            (ssize_t)sizeof(answer)) {
 		nt_warn("launcher: no answer for run %s; stopping it", run_id);
@@ -321,39 +332,30 @@ launcher_task(int sig_fd, const int fds[3], pid_t launcher, const char *run_id)
 static int
 launcher_serve(int sig_fd)
 {
-	struct launcher_req rq;
-	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {&rq, sizeof(rq)};
-	struct msghdr msg = {0};
+	struct launcher_msg m;
 	struct cmsghdr *cm;
 	int fds[3] = {-1, -1, -1};
 	int32_t answer;
 	ssize_t n;
 	pid_t self = getpid(), pid;
 
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof(ctl.buf);
+	launcher_msg_init(&m);
 	do {
-		n = recvmsg(LAUNCHER_REQ_FD, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(LAUNCHER_REQ_FD, &m.msg, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return NT_ECLOSED; /* the agent is gone */
-	cm = CMSG_FIRSTHDR(&msg);
+	cm = CMSG_FIRSTHDR(&m.msg);
 	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
 	    cm->cmsg_type == SCM_RIGHTS &&
 	    cm->cmsg_len == CMSG_LEN(sizeof(fds)))
 		memcpy(fds, CMSG_DATA(cm), sizeof(fds));
-	if (n != (ssize_t)sizeof(rq) || fds[0] < 0 || fds[1] < 0 ||
+	if (n != (ssize_t)sizeof(m.rq) || fds[0] < 0 || fds[1] < 0 ||
 	    fds[2] < 0) {
 		answer = -EPROTO;
 	} else if ((pid = fork()) == 0) {
-		rq.run_id[sizeof(rq.run_id) - 1] = '\0';
-		launcher_task(sig_fd, fds, self, rq.run_id);
+		m.rq.run_id[sizeof(m.rq.run_id) - 1] = '\0';
+		launcher_task(sig_fd, fds, self, m.rq.run_id);
 	} else {
 		answer = pid > 0 ? (int32_t)pid : -errno;
 		if (pid > 0)
