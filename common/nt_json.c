@@ -144,25 +144,6 @@ nt_json_add_time(cJSON *obj, const char *name, int64_t us)
 	return nt_json_add_str_or_null(obj, name, buf);
 }
 
-int
-nt_json_add_raw_or_null(cJSON *obj, const char *name, const char *text)
-{
-	cJSON *item;
-
-	if (!cJSON_IsObject(obj) || name == NULL) {
-		return NT_EINVAL;
-	}
-	if (text == NULL) {
-		return nt_json_add(obj, name, cJSON_CreateNull());
-	}
-	/* Trailing garbage after the value is an error, not ignored. */
-	item = cJSON_ParseWithOpts(text, NULL, 1);
-	if (item == NULL) {
-		return NT_EINVAL;
-	}
-	return nt_json_add(obj, name, item);
-}
-
 char *
 nt_json_print(const cJSON *item)
 {

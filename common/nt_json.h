@@ -31,8 +31,6 @@ enum nt_json_get nt_json_object(const cJSON *obj, const char *name,
 int nt_json_add_str_or_null(cJSON *obj, const char *name, const char *s);
 /* Adds name: RFC 3339 time, or null when us == 0. */
 int nt_json_add_time(cJSON *obj, const char *name, int64_t us);
-/* Adds the JSON text `text` parsed, or null when text is NULL. */
-int nt_json_add_raw_or_null(cJSON *obj, const char *name, const char *text);
 /* Serialises compactly; caller frees with cJSON_free. NULL on ENOMEM. */
 char *nt_json_print(const cJSON *item);
 

@@ -11,7 +11,6 @@
 #include "api_json.h"
 #include "nt_err.h"
 #include "nt_json.h"
-#include "nt_log.h"
 
 /* Empty fixed-size strings are "unknown": null at the API. */
 static int

@@ -87,7 +87,7 @@ void store_conn_put(struct store *s, struct store_conn *c);
  */
 int store_exec(struct store_conn *c, const struct store_stmt *st,
                const char *const *params, PGresult **res);
-/* store_exec with binary results (prepared statements only). */
+/* store_exec with binary results (see store_pool.c). */
 int store_exec_binary(struct store_conn *c, const struct store_stmt *st,
                       const char *const *params, PGresult **res);
 /* store_exec on a borrowed connection, for single-statement calls. */

@@ -374,9 +374,10 @@ store_prepare(struct store_conn *c, const struct store_stmt *st)
 	return rv;
 }
 
-int
-store_exec(struct store_conn *c, const struct store_stmt *st,
-           const char *const *params, PGresult **res)
+/* result_format: 0 text, 1 binary (for every column). */
+static int
+store_exec_as(struct store_conn *c, const struct store_stmt *st,
+              const char *const *params, int result_format, PGresult **res)
 {
 	PGresult *r;
 	int rv;
@@ -384,13 +385,13 @@ store_exec(struct store_conn *c, const struct store_stmt *st,
 	*res = NULL;
 	if (st->ps == STORE_PS_NONE) {
 		r = PQexecParams(c->pg, st->sql, st->nparams, NULL, params,
-		                 NULL, NULL, 0);
+		                 NULL, NULL, result_format);
 	} else {
 		if ((c->prepared & (1u << st->ps)) == 0 &&
 		    (rv = store_prepare(c, st)) != NT_OK)
 			return rv;
 		r = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL,
-		                   NULL, 0);
+		                   NULL, result_format);
 	}
 	if ((rv = store_check(c, r, st->name)) != NT_OK) {
 		PQclear(r);
@@ -400,32 +401,24 @@ store_exec(struct store_conn *c, const struct store_stmt *st,
 	return NT_OK;
 }
 
+int
+store_exec(struct store_conn *c, const struct store_stmt *st,
+           const char *const *params, PGresult **res)
+{
+	return store_exec_as(c, st, params, 0, res);
+}
+
 /*
- * store_exec with results in binary: uuids, timestamps and numbers come
- * as they are stored, with no text formatting in the server and no
- * parsing here. Only for statements whose rows are read with the
- * store_bin_*() helpers (text columns read as usual).
+ * Binary results: uuids, timestamps and numbers come as they are stored,
+ * with no text formatting in the server and no parsing here. Only for
+ * statements whose rows are read with the store_bin_*() helpers (text
+ * columns read as usual).
  */
 int
 store_exec_binary(struct store_conn *c, const struct store_stmt *st,
                   const char *const *params, PGresult **res)
 {
-	PGresult *r;
-	int rv;
-
-	*res = NULL;
-	if (st->ps == STORE_PS_NONE)
-		return NT_EINVAL;
-	if ((c->prepared & (1u << st->ps)) == 0 &&
-	    (rv = store_prepare(c, st)) != NT_OK)
-		return rv;
-	r = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 1);
-	if ((rv = store_check(c, r, st->name)) != NT_OK) {
-		PQclear(r);
-		return rv;
-	}
-	*res = r;
-	return NT_OK;
+	return store_exec_as(c, st, params, 1, res);
 }
 
 int

@@ -178,26 +178,6 @@ Test(json, add_time)
 	            "\"createdAt\":\"2026-04-07T14:30:05.123Z\"}");
 }
 
-Test(json, add_raw_or_null)
-{
-	doc = cJSON_CreateObject();
-	cr_assert_not_null(doc);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "params",
-	                                     " {\"device\": \"/dev/sdb\", "
-	                                     "\"force\": true} "),
-	             NT_OK);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "result", NULL), NT_OK);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "list", "[1,2]"), NT_OK);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "n", "3"), NT_OK);
-	/* Text that is not exactly one JSON value adds nothing. */
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "bad", "{"), NT_EINVAL);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "bad", ""), NT_EINVAL);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "bad", "{} x"), NT_EINVAL);
-	cr_assert_eq(nt_json_add_raw_or_null(doc, "bad", "nope"), NT_EINVAL);
-	check_print("{\"params\":{\"device\":\"/dev/sdb\",\"force\":true},"
-	            "\"result\":null,\"list\":[1,2],\"n\":3}");
-}
-
 Test(json, adders_reject_non_objects)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -206,7 +186,6 @@ Test(json, adders_reject_non_objects)
 	cr_assert_eq(nt_json_add_str_or_null(NULL, "a", "x"), NT_EINVAL);
 	cr_assert_eq(nt_json_add_str_or_null(arr, "a", "x"), NT_EINVAL);
 	cr_assert_eq(nt_json_add_time(arr, "a", 5), NT_EINVAL);
-	cr_assert_eq(nt_json_add_raw_or_null(arr, "a", "1"), NT_EINVAL);
 	cr_assert_eq(cJSON_GetArraySize(arr), 0);
 	cJSON_Delete(arr);
 	cr_assert_null(nt_json_print(NULL));
