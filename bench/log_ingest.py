@@ -95,8 +95,7 @@ def ingest(pg, ctl, api, nodes, nodes_file, args, rep):
                        "--disks", 0],
                       log=log_path("bench-ingest-sim-%d" % rep))
     try:
-        if sim.wait_online(len(nodes), 120) is None:
-            raise RuntimeError("simulated agents did not come up")
+        sim.wait_online(len(nodes), 120)
         run_ids = []
         for node_id, _, _ in nodes:
             status, run = api.post("/task/runs", {"taskName": "node.ping",

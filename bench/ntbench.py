@@ -246,10 +246,14 @@ class Sim:
         return None
 
     def wait_online(self, n, timeout):
-        """Monotonic time (s) at which n links were online, or None."""
+        """Monotonic time (s) at which n links were online; raises
+        RuntimeError when they are not within timeout seconds."""
         words = self.wait_for("online", timeout,
                               lambda w: int(w[1]) >= n)
-        return int(words[3]) / 1e6 if words else None
+        if not words:
+            raise RuntimeError("only %d of %d simulated agents online "
+                               "after %d s" % (self.online, n, timeout))
+        return int(words[3]) / 1e6
 
     def wait_offline(self, below, timeout):
         words = self.wait_for("online", timeout,

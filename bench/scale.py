@@ -34,9 +34,6 @@ def one(pg, nodes_file, n, args):
     try:
         t0 = time.monotonic()
         t_on = sim.wait_online(n, args.timeout)
-        if t_on is None:
-            raise RuntimeError("only %d of %d online after %d s"
-                               % (sim.online, n, args.timeout))
         res["connect_s"] = t_on - t0
         # Let every node finish its first poll cycle and the heartbeat
         # flush before measuring "idle".
@@ -60,9 +57,6 @@ def one(pg, nodes_file, n, args):
         ntbench.restart_controller(ctl)
         t_up = time.monotonic()
         t_back = sim.wait_online(n, args.timeout)
-        if t_back is None:
-            raise RuntimeError("only %d of %d back after %d s"
-                               % (sim.online, n, args.timeout))
         res["rereg_s"] = t_back - t_restart
         res["rereg_from_kill_s"] = t_back - t_kill
         res["restart_s"] = t_up - t_restart
